@@ -1,0 +1,325 @@
+//! The records Porchlight keeps: companies, clients, jobs, visits, proposals, invoices,
+//! payments, acceptances and service requests. Plain data; rules live in [`crate::rules`].
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ClientId, CompanySlug, DocumentId};
+use crate::money::{Currency, Money};
+
+/// A service company and the settings its clients' portals follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Company {
+    pub slug: CompanySlug,
+    pub name: String,
+    /// IANA time zone; "today" for every rule is the calendar date here.
+    pub time_zone: Tz,
+    pub currency: Currency,
+    /// Where service requests and acceptance notices are sent.
+    pub notify_email: String,
+    /// Key for ids derived from imported records (see [`crate::ids`]); never shown.
+    pub id_secret: String,
+    #[serde(default)]
+    pub settings: Settings,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Company {
+    /// The company's calendar date at `now`.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.time_zone).date_naive()
+    }
+}
+
+/// What a company's admin can change about the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// How long a paid invoice stays, counted in months from its invoice date.
+    pub paid_invoice_months: u32,
+    /// Days a proposal stays open when its source gives no expiry date.
+    pub proposal_open_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            paid_invoice_months: 12,
+            proposal_open_days: 30,
+        }
+    }
+}
+
+/// One account of a company: a person or business, with its properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    /// Lowercased addresses that can sign in to this account.
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub billing_address: Option<String>,
+    #[serde(default)]
+    pub properties: Vec<Property>,
+}
+
+/// A service address of a client (QuickBooks calls these sub-customers or jobs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Property {
+    pub id: DocumentId,
+    pub name: String,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// The short form of a client that an email address or a session points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRef {
+    pub id: ClientId,
+    pub name: String,
+}
+
+/// The stages a job moves through in the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Lead,
+    Proposal,
+    Active,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    OneOff,
+    Recurring,
+}
+
+/// A piece of work for a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: DocumentId,
+    pub title: String,
+    pub kind: JobKind,
+    /// The stage the job was created in. It never changes: it decides whether the job's
+    /// proposal is ever shown.
+    pub created_stage: Stage,
+    pub stage: Stage,
+    /// The scheduled work date of a one-off job.
+    #[serde(default)]
+    pub work_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub completed_on: Option<NaiveDate>,
+}
+
+/// When a visit is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum VisitDate {
+    On {
+        date: NaiveDate,
+    },
+    /// "To be determined" within a month (a custom visit frequency).
+    WithinMonth {
+        year: i32,
+        month: u32,
+    },
+}
+
+impl VisitDate {
+    /// The first day the visit can fall on.
+    pub fn earliest(&self) -> Option<NaiveDate> {
+        match *self {
+            VisitDate::On { date } => Some(date),
+            VisitDate::WithinMonth { year, month } => NaiveDate::from_ymd_opt(year, month, 1),
+        }
+    }
+
+    pub fn month_of(date: NaiveDate) -> Self {
+        VisitDate::WithinMonth {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+}
+
+/// One visit of a recurring job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visit {
+    pub id: DocumentId,
+    pub job_id: DocumentId,
+    #[serde(default)]
+    pub scheduled: Option<VisitDate>,
+    #[serde(default)]
+    pub completed_on: Option<NaiveDate>,
+}
+
+/// One line of a proposal or invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    pub description: String,
+    #[serde(default)]
+    pub quantity: Option<String>,
+    #[serde(default)]
+    pub unit_price: Option<Money>,
+    pub amount: Money,
+}
+
+/// Where a proposal stands in the back office, apart from any acceptance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalState {
+    Open,
+    Declined,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: DocumentId,
+    pub number: String,
+    #[serde(default)]
+    pub job_id: Option<DocumentId>,
+    #[serde(default)]
+    pub property_name: Option<String>,
+    pub created_on: NaiveDate,
+    /// The last day the proposal can be accepted, in the company's time zone.
+    pub valid_until: NaiveDate,
+    pub state: ProposalState,
+    pub lines: Vec<Line>,
+    pub total: Money,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// How a proposal came to be accepted; it decides whether the proposal stays in the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Portal,
+    EmailLink,
+    Staff,
+}
+
+/// The one acceptance a proposal can have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub proposal_id: DocumentId,
+    pub channel: Channel,
+    pub accepted_at: DateTime<Utc>,
+    /// The company's date of acceptance, kept so it reads the same in every time zone.
+    pub accepted_on: NaiveDate,
+    pub accepted_by: String,
+    #[serde(default)]
+    pub accepted_by_email: Option<String>,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
+
+/// Which rule decides when an invoice appears.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Billing {
+    /// An invoice of a one-off job.
+    OneOff,
+    /// The invoice of one visit of a recurring job.
+    PerVisit { visit_id: DocumentId },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: DocumentId,
+    pub number: String,
+    pub billing: Billing,
+    #[serde(default)]
+    pub job_id: Option<DocumentId>,
+    #[serde(default)]
+    pub property_name: Option<String>,
+    #[serde(default)]
+    pub invoice_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub due_date: Option<NaiveDate>,
+    pub lines: Vec<Line>,
+    pub total: Money,
+    pub balance: Money,
+    /// Voided invoices are kept for the record and never shown.
+    #[serde(default)]
+    pub voided: bool,
+    #[serde(default)]
+    pub memo: Option<String>,
+}
+
+impl Invoice {
+    pub fn is_paid(&self) -> bool {
+        self.balance.minor <= 0
+    }
+
+    pub fn payment_status(&self) -> PaymentStatus {
+        if self.is_paid() {
+            PaymentStatus::Paid
+        } else if self.balance.minor < self.total.minor {
+            PaymentStatus::PartlyPaid
+        } else {
+            PaymentStatus::Unpaid
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Unpaid,
+    PartlyPaid,
+    Paid,
+}
+
+impl PaymentStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentStatus::Unpaid => "Unpaid",
+            PaymentStatus::PartlyPaid => "Partly paid",
+            PaymentStatus::Paid => "Paid",
+        }
+    }
+}
+
+/// A payment recorded against a client's invoices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: DocumentId,
+    pub received_on: NaiveDate,
+    pub amount: Money,
+    pub unapplied: Money,
+    /// Invoices the payment was applied to, with the amount applied to each.
+    pub applied: Vec<AppliedPayment>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub voided: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppliedPayment {
+    pub invoice_id: DocumentId,
+    pub amount: Money,
+}
+
+/// A service request sent through the public form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    pub id: DocumentId,
+    pub received_at: DateTime<Utc>,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub service_address: String,
+    pub service_wanted: String,
+    pub preferred_timing: String,
+    pub notes: String,
+    /// Set when a signed-in client sent it.
+    #[serde(default)]
+    pub client_id: Option<ClientId>,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
