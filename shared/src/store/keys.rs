@@ -1,0 +1,227 @@
+//! The single-table key schema. Every key string is built here and nowhere else.
+//!
+//! Items carry `PK` and `SK`, an `entity_type` attribute, and where a second way in is needed
+//! `GSI1PK`/`GSI1SK`. Every partition that holds a client's data starts with the company,
+//! so no key of one company can ever name another company's item.
+//!
+//! | access pattern                        | inputs            | index | key condition                            |
+//! |---------------------------------------|-------------------|-------|------------------------------------------|
+//! | a client's whole portal (one Query)   | slug, client id   | table | `PK = COMPANY#s#CLIENT#c`                |
+//! | email to client(s) (one GetItem)      | slug, email       | table | `PK = COMPANY#s#EMAIL#e`, `SK = EMAIL`   |
+//! | company profile and settings          | slug              | table | `PK = COMPANY#s`, `SK = COMPANY`         |
+//! | every company                         | —                 | GSI1  | `GSI1PK = COMPANIES`                     |
+//! | a login link by its token             | slug, token hash  | table | `PK = COMPANY#s#LOGIN#h`, `SK = LOGIN`   |
+//! | a session by its cookie               | slug, token hash  | table | `PK = COMPANY#s#SESSION#h`, `SK = SESSION` |
+//! | a company's service requests, newest first | slug         | table | `PK = COMPANY#s#LEADS`, `SK begins_with LEAD#` |
+//! | a service-request form already used   | slug, form id     | table | `PK = COMPANY#s#LEADS`, `SK = FORM#id`   |
+//! | service requests from one address in an hour | slug, ip, hour | table | `PK = COMPANY#s#RATE#ip`, `SK = HOUR#t` |
+//!
+//! Inside a client's partition the sort key tells the entity apart: `CLIENT`, `JOB#id`,
+//! `VISIT#id`, `PROPOSAL#id`, `PROPOSAL#id#ACCEPTANCE`, `INVOICE#id`, `PAYMENT#id`.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{ClientId, CompanySlug, DocumentId, TokenHash};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const ENTITY_TYPE: &str = "entity_type";
+/// Epoch seconds after which DynamoDB may delete the item. Deletion can lag by days (and
+/// DynamoDB Local never deletes), so every read checks expiry itself.
+pub const TTL: &str = "ttl";
+
+/// A primary key: partition and sort.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+/// What kind of record an item is; stored in `entity_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Company,
+    Client,
+    EmailIndex,
+    Job,
+    Visit,
+    Proposal,
+    Acceptance,
+    Invoice,
+    Payment,
+    LoginLink,
+    Session,
+    Lead,
+    RateWindow,
+}
+
+impl Entity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::Company => "company",
+            Entity::Client => "client",
+            Entity::EmailIndex => "email_index",
+            Entity::Job => "job",
+            Entity::Visit => "visit",
+            Entity::Proposal => "proposal",
+            Entity::Acceptance => "acceptance",
+            Entity::Invoice => "invoice",
+            Entity::Payment => "payment",
+            Entity::LoginLink => "login_link",
+            Entity::Session => "session",
+            Entity::Lead => "lead",
+            Entity::RateWindow => "rate_window",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        const ALL: [Entity; 13] = [
+            Entity::Company,
+            Entity::Client,
+            Entity::EmailIndex,
+            Entity::Job,
+            Entity::Visit,
+            Entity::Proposal,
+            Entity::Acceptance,
+            Entity::Invoice,
+            Entity::Payment,
+            Entity::LoginLink,
+            Entity::Session,
+            Entity::Lead,
+            Entity::RateWindow,
+        ];
+        ALL.into_iter().find(|entity| entity.name() == name)
+    }
+}
+
+fn company_pk(slug: &CompanySlug) -> String {
+    format!("COMPANY#{slug}")
+}
+
+pub fn company(slug: &CompanySlug) -> Key {
+    Key { pk: company_pk(slug), sk: "COMPANY".into() }
+}
+
+/// The GSI1 entry that lists every company.
+pub fn company_listing(slug: &CompanySlug) -> (String, String) {
+    ("COMPANIES".into(), slug.to_string())
+}
+
+pub const COMPANIES_GSI1PK: &str = "COMPANIES";
+
+/// The partition that holds everything of one client.
+pub fn client_partition(slug: &CompanySlug, client: &ClientId) -> String {
+    format!("{}#CLIENT#{client}", company_pk(slug))
+}
+
+pub fn client(slug: &CompanySlug, client: &ClientId) -> Key {
+    Key { pk: client_partition(slug, client), sk: "CLIENT".into() }
+}
+
+fn in_client(slug: &CompanySlug, client: &ClientId, sk: String) -> Key {
+    Key { pk: client_partition(slug, client), sk }
+}
+
+pub fn job(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
+    in_client(slug, client, format!("JOB#{id}"))
+}
+
+pub fn visit(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
+    in_client(slug, client, format!("VISIT#{id}"))
+}
+
+pub fn proposal(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
+    in_client(slug, client, format!("PROPOSAL#{id}"))
+}
+
+/// Kept apart from the proposal item so that re-importing a proposal can never erase it.
+pub fn acceptance(slug: &CompanySlug, client: &ClientId, proposal: &DocumentId) -> Key {
+    in_client(slug, client, format!("PROPOSAL#{proposal}#ACCEPTANCE"))
+}
+
+pub fn invoice(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
+    in_client(slug, client, format!("INVOICE#{id}"))
+}
+
+pub fn payment(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
+    in_client(slug, client, format!("PAYMENT#{id}"))
+}
+
+/// Emails are matched case-insensitively: callers pass the address as typed.
+pub fn email_index(slug: &CompanySlug, email: &str) -> Key {
+    let email = email.trim().to_lowercase();
+    Key { pk: format!("{}#EMAIL#{email}", company_pk(slug)), sk: "EMAIL".into() }
+}
+
+pub fn login_link(slug: &CompanySlug, token: &TokenHash) -> Key {
+    Key { pk: format!("{}#LOGIN#{}", company_pk(slug), token.as_str()), sk: "LOGIN".into() }
+}
+
+pub fn session(slug: &CompanySlug, token: &TokenHash) -> Key {
+    Key { pk: format!("{}#SESSION#{}", company_pk(slug), token.as_str()), sk: "SESSION".into() }
+}
+
+pub fn leads_partition(slug: &CompanySlug) -> String {
+    format!("{}#LEADS", company_pk(slug))
+}
+
+pub const LEAD_PREFIX: &str = "LEAD#";
+
+/// Sorted by arrival, so the newest requests come first when read backwards.
+pub fn lead(slug: &CompanySlug, received_at: DateTime<Utc>, id: &DocumentId) -> Key {
+    let at = received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    Key { pk: leads_partition(slug), sk: format!("{LEAD_PREFIX}{at}#{id}") }
+}
+
+/// Marks a service-request form id as used, so a resubmitted form is stored once.
+pub fn lead_guard(slug: &CompanySlug, id: &DocumentId) -> Key {
+    Key { pk: leads_partition(slug), sk: format!("FORM#{id}") }
+}
+
+/// One counter per source address per hour.
+pub fn rate_window(slug: &CompanySlug, source: &str, at: DateTime<Utc>) -> Key {
+    Key {
+        pk: format!("{}#RATE#{source}", company_pk(slug)),
+        sk: format!("HOUR#{}", at.format("%Y-%m-%dT%H")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_items_share_one_partition_scoped_by_company() {
+        let slug = CompanySlug::parse("oakleaf").unwrap();
+        let client_id = ClientId::random();
+        let doc = DocumentId::random();
+        let partition = client_partition(&slug, &client_id);
+        for key in [
+            client(&slug, &client_id),
+            invoice(&slug, &client_id, &doc),
+            proposal(&slug, &client_id, &doc),
+            acceptance(&slug, &client_id, &doc),
+            job(&slug, &client_id, &doc),
+        ] {
+            assert_eq!(key.pk, partition);
+            assert!(key.pk.starts_with("COMPANY#oakleaf#"));
+        }
+    }
+
+    #[test]
+    fn email_keys_ignore_case_and_spaces() {
+        let slug = CompanySlug::parse("greenridge").unwrap();
+        assert_eq!(email_index(&slug, " Dana@Example.NET "), email_index(&slug, "dana@example.net"));
+    }
+
+    #[test]
+    fn entity_names_round_trip() {
+        for name in ["company", "invoice", "acceptance", "rate_window"] {
+            assert_eq!(Entity::from_name(name).map(Entity::name), Some(name));
+        }
+        assert_eq!(Entity::from_name("nope"), None);
+    }
+}
