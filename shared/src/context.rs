@@ -1,0 +1,39 @@
+//! What a handler needs, built once per function instance: the store, the mailer, the clock
+//! and the configuration.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::mail::Mailer;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppContext {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+}
+
+impl AppContext {
+    /// Reads the environment and builds the AWS clients. Endpoints come from the standard
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SESV2` variables, which is how the
+    /// local stack and the tests point the same code at local engines.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await;
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+        let mailer = match &config.outbox_dir {
+            Some(dir) => Mailer::outbox(dir.clone()),
+            None => Mailer::ses(aws_sdk_sesv2::Client::new(&sdk)),
+        };
+        Ok(Self { store, mailer, clock: Arc::new(SystemClock), config })
+    }
+}

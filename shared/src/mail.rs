@@ -1,0 +1,266 @@
+//! Email: composing RFC 5322 messages safely, and sending them through SES or into the local
+//! outbox. Both paths send the same bytes, so what tests read in the outbox is what SES gets.
+//!
+//! Nothing a person typed reaches a header unchecked: addresses must parse, and every other
+//! header value has its control characters (CR and LF above all) replaced by spaces.
+
+use std::path::PathBuf;
+
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{EmailContent, RawMessage};
+use chrono::{DateTime, Utc};
+
+use crate::ids::random_bytes;
+
+/// An address that passed [`Mailbox::parse`], with an optional display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an email address")]
+pub struct InvalidAddress(pub String);
+
+impl Mailbox {
+    /// Accepts one plain `local@domain` address; refuses whitespace, control characters,
+    /// brackets, commas and quotes, which is what header injection needs.
+    pub fn parse(raw: &str) -> Result<Self, InvalidAddress> {
+        let address = raw.trim();
+        let invalid = || InvalidAddress(raw.to_owned());
+        if address.len() > 254 || address.chars().any(|c| !is_address_char(c)) {
+            return Err(invalid());
+        }
+        let (local, domain) = address.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self { name: None, address: address.to_lowercase() })
+    }
+
+    /// Parses `Name <address>` or a bare address, as configured senders are written.
+    pub fn parse_with_name(raw: &str) -> Result<Self, InvalidAddress> {
+        match raw.trim().strip_suffix('>').and_then(|rest| rest.rsplit_once('<')) {
+            Some((name, address)) => {
+                Ok(Self::parse(address)?.named(name.trim().trim_matches('"')))
+            }
+            None => Self::parse(raw),
+        }
+    }
+
+    pub fn named(mut self, name: &str) -> Self {
+        let name = header_text(name);
+        self.name = (!name.is_empty()).then_some(name);
+        self
+    }
+
+    fn header(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} <{}>", encode_phrase(name), self.address),
+            None => self.address.clone(),
+        }
+    }
+}
+
+fn is_address_char(c: char) -> bool {
+    c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '\\' | '[' | ']')
+}
+
+/// Text made safe for a header: control characters become spaces, runs of spaces collapse.
+pub fn header_text(raw: &str) -> String {
+    let replaced: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    replaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A display name as an RFC 5322 quoted string, or RFC 2047 encoded when not ASCII.
+fn encode_phrase(name: &str) -> String {
+    if name.is_ascii() {
+        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{escaped}\"")
+    } else {
+        encode_word(name)
+    }
+}
+
+/// RFC 2047 base64 encoded-word for non-ASCII header text.
+fn encode_word(text: &str) -> String {
+    format!("=?UTF-8?B?{}?=", base64(text.as_bytes()))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A plain-text email.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Email {
+    /// The message as RFC 5322 bytes, with CRLF line ends.
+    pub fn to_rfc5322(&self, date: DateTime<Utc>, message_id: &str) -> String {
+        let mut headers = vec![
+            format!("Date: {}", date.to_rfc2822()),
+            format!("From: {}", self.from.header()),
+            format!("To: {}", self.to.iter().map(Mailbox::header).collect::<Vec<_>>().join(", ")),
+        ];
+        if let Some(reply_to) = &self.reply_to {
+            headers.push(format!("Reply-To: {}", reply_to.header()));
+        }
+        let subject = header_text(&self.subject);
+        let subject = if subject.is_ascii() { subject } else { encode_word(&subject) };
+        headers.push(format!("Subject: {subject}"));
+        headers.push(format!("Message-ID: <{message_id}>"));
+        headers.push("MIME-Version: 1.0".into());
+        headers.push("Content-Type: text/plain; charset=utf-8".into());
+        headers.push("Content-Transfer-Encoding: 8bit".into());
+        let body: Vec<&str> = self.body.lines().collect();
+        format!("{}\r\n\r\n{}\r\n", headers.join("\r\n"), body.join("\r\n"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("writing to the outbox failed")]
+    Outbox(#[source] std::io::Error),
+    #[error("SES SendEmail failed")]
+    Ses(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    /// Every message becomes one `.eml` file in this folder (the local stack and tests).
+    Outbox(PathBuf),
+    Ses(aws_sdk_sesv2::Client),
+}
+
+impl Mailer {
+    pub fn outbox(dir: PathBuf) -> Self {
+        Mailer::Outbox(dir)
+    }
+
+    pub fn ses(client: aws_sdk_sesv2::Client) -> Self {
+        Mailer::Ses(client)
+    }
+
+    /// Sends one message and returns its Message-ID.
+    pub async fn send(&self, email: &Email, now: DateTime<Utc>) -> Result<String, MailError> {
+        let message_id = format!("{}@porchlight", hex::encode(random_bytes::<12>()));
+        let raw = email.to_rfc5322(now, &message_id);
+        match self {
+            Mailer::Outbox(dir) => {
+                tokio::fs::create_dir_all(dir).await.map_err(MailError::Outbox)?;
+                let name = format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), &message_id[..8]);
+                let partial = dir.join(format!(".{name}.partial"));
+                tokio::fs::write(&partial, raw.as_bytes()).await.map_err(MailError::Outbox)?;
+                // A rename is atomic, so a reader never sees half a message.
+                tokio::fs::rename(&partial, dir.join(format!("{name}.eml")))
+                    .await
+                    .map_err(MailError::Outbox)?;
+            }
+            Mailer::Ses(client) => {
+                let raw = RawMessage::builder()
+                    .data(Blob::new(raw.into_bytes()))
+                    .build()
+                    .map_err(|e| MailError::Ses(Box::new(e)))?;
+                client
+                    .send_email()
+                    .content(EmailContent::builder().raw(raw).build())
+                    .send()
+                    .await
+                    .map_err(|e| MailError::Ses(Box::new(e)))?;
+            }
+        }
+        tracing::info!(message_id = %message_id, recipients = email.to.len(), "email sent");
+        Ok(message_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(address: &str) -> Mailbox {
+        Mailbox::parse(address).expect("test addresses are valid")
+    }
+
+    #[test]
+    fn addresses_with_line_breaks_or_lists_are_refused() {
+        for bad in [
+            "pat@example.com\nCc: x@example.org",
+            "pat@example.com\r\nBcc: x@example.org",
+            "a@b.com, c@d.com",
+            "Pat <pat@example.com>",
+            "no-at-sign",
+            "@example.com",
+            "pat@localhost",
+            "pat@exa..mple.com",
+        ] {
+            assert!(Mailbox::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert_eq!(mailbox(" Pat@Example.com ").address, "pat@example.com");
+    }
+
+    #[test]
+    fn names_cannot_add_headers() {
+        let email = Email {
+            from: mailbox("portal@example.com").named("Greenridge Lawn Co."),
+            to: vec![mailbox("office@example.net")],
+            reply_to: Some(mailbox("pat@example.com").named("Pat Lee\r\nBcc: list@example.org")),
+            subject: "New request from Pat Lee\r\nBcc: list@example.org".into(),
+            body: "Hello\nBcc: in the body is harmless".into(),
+        };
+        let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
+        let (head, _) = raw.split_once("\r\n\r\n").expect("headers end with a blank line");
+        let names: Vec<&str> =
+            head.split("\r\n").map(|line| line.split(':').next().unwrap_or("")).collect();
+        assert_eq!(
+            names,
+            ["Date", "From", "To", "Reply-To", "Subject", "Message-ID", "MIME-Version",
+                "Content-Type", "Content-Transfer-Encoding"]
+        );
+        assert!(head.contains("Reply-To: \"Pat Lee Bcc: list@example.org\" <pat@example.com>"));
+        assert!(!head.contains('\n') || head.matches('\n').count() == names.len() - 1);
+    }
+
+    #[test]
+    fn non_ascii_names_are_encoded() {
+        let from = mailbox("p@example.com").named("Jardín Ñandú");
+        assert_eq!(from.header(), "=?UTF-8?B?SmFyZMOtbiDDkWFuZMO6?= <p@example.com>");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn configured_senders_parse() {
+        let sender = Mailbox::parse_with_name("Porchlight <portal@example.com>").unwrap();
+        assert_eq!(sender.name.as_deref(), Some("Porchlight"));
+        assert_eq!(sender.address, "portal@example.com");
+    }
+}
