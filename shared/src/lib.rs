@@ -1,13 +1,18 @@
 //! Porchlight's library: the domain, the document rules, the DynamoDB store, mail, HTML
 //! views and configuration that every Lambda function and the local stack share.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod http;
+pub mod lambda;
 pub mod ids;
+pub mod lead_form;
 pub mod mail;
 pub mod money;
 pub mod portal;
 pub mod rules;
 pub mod store;
+pub mod views;

@@ -1,1 +1,9 @@
-fn main() {}
+//! The `accept-proposal` Lambda function: builds its clients once, then serves requests.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    porchlight_shared::lambda::run(|context, request| async move {
+        accept_proposal::handle(&context, request).await
+    })
+    .await
+}

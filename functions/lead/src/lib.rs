@@ -1,1 +1,186 @@
-//! placeholder
+//! The service-request form: `GET /p/{slug}/request` shows it (prefilled for a signed-in
+//! client), `POST` checks it, stores the request once, emails the company and thanks the
+//! requester. The portal serves the same form at `/p/{slug}?leadform=true`.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use porchlight_shared::auth::{self, SignedIn};
+use porchlight_shared::context::AppContext;
+use porchlight_shared::domain::{Client, Company, Lead};
+use porchlight_shared::http::{self, Failure, PortalPath};
+use porchlight_shared::ids::DocumentId;
+use porchlight_shared::lead_form::LeadForm;
+use porchlight_shared::mail::{Email, Mailbox};
+use porchlight_shared::views::{self, lead as pages};
+
+const ROUTE: &str = "/p/{slug}/request";
+/// Requests one address may send in an hour; enough for people, too few for spam runs.
+const REQUESTS_PER_HOUR: u32 = 5;
+
+pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
+    let response = match route(ctx, &req).await {
+        Ok(response) => response,
+        Err(failure) => http::failure_response(&failure, http::wants_json(&req)),
+    };
+    http::log_request("lead", ROUTE, &req, &response);
+    response
+}
+
+async fn route(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Failure> {
+    let json = http::wants_json(req);
+    let Some(path) = PortalPath::parse(http::path(req)) else {
+        return Ok(http::not_found(json, None));
+    };
+    let Some(company) = ctx.store.company(&path.slug).await? else {
+        return Ok(http::not_found(json, None));
+    };
+    if path.rest() != ["request"] {
+        return Ok(http::not_found(json, Some((&company.slug, &company.name))));
+    }
+    let signed_in = auth::signed_in(&ctx.store, req, &company.slug, ctx.clock.now()).await?;
+    let client = signed_in_client(ctx, &company, signed_in.as_ref()).await?;
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            let email = signed_in.as_ref().map(|s| s.session.email.as_str());
+            let form = LeadForm::fresh(client.as_ref(), email);
+            Ok(http::html(StatusCode::OK, pages::form((&company.slug, &company.name), &form, &[],
+                email)))
+        }
+        Method::POST => submit(ctx, req, &company, signed_in.as_ref(), client.as_ref()).await,
+        _ => Ok(http::not_found(json, Some((&company.slug, &company.name)))),
+    }
+}
+
+async fn signed_in_client(
+    ctx: &AppContext,
+    company: &Company,
+    signed_in: Option<&SignedIn>,
+) -> Result<Option<Client>, Failure> {
+    let Some(active) = signed_in.and_then(|s| s.session.active()) else {
+        return Ok(None);
+    };
+    Ok(ctx.store.client_portal(&company.slug, &active.id).await?.map(|portal| portal.client))
+}
+
+async fn submit(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+    signed_in: Option<&SignedIn>,
+    client: Option<&Client>,
+) -> Result<Response<Body>, Failure> {
+    let json = http::wants_json(req);
+    let names = (&company.slug, company.name.as_str());
+    let who = signed_in.map(|s| s.session.email.as_str());
+    let form = LeadForm::from_pairs(&http::form(req));
+    let now = ctx.clock.now();
+    let source = http::source_ip(req).unwrap_or_else(|| "unknown".to_owned());
+
+    if form.is_spam() {
+        // Answer as if it worked, so the robot learns nothing; store and send nothing.
+        tracing::warn!(slug = %company.slug, "service request caught by the honeypot");
+        return Ok(thanks(json, names, &form, who, None));
+    }
+    let errors = form.check();
+    if !errors.is_empty() {
+        tracing::info!(slug = %company.slug, fields = ?errors.iter().map(|e| e.field).collect::<Vec<_>>(),
+            "service request refused");
+        return Ok(if json {
+            let fields: Vec<_> = errors
+                .iter()
+                .map(|e| serde_json::json!({ "name": e.field, "reason": e.message }))
+                .collect();
+            let mut response = http::problem(StatusCode::UNPROCESSABLE_ENTITY,
+                "The request has invalid fields", None);
+            let body = serde_json::json!({ "type": "about:blank", "status": 422,
+                "title": "The request has invalid fields", "invalid_fields": fields });
+            *response.body_mut() = Body::Text(body.to_string());
+            response
+        } else {
+            http::html(StatusCode::UNPROCESSABLE_ENTITY, pages::form(names, &form, &errors, who))
+        });
+    }
+    let rate_key = format!("lead:{source}");
+    if !ctx.store.take_rate_slot(&company.slug, &rate_key, now, REQUESTS_PER_HOUR).await? {
+        tracing::warn!(slug = %company.slug, "service request rate limit reached");
+        let why = "Too many requests from your address in the last hour. Please try again later.";
+        return Ok(if json {
+            http::problem(StatusCode::TOO_MANY_REQUESTS, "Too many requests", Some(why))
+        } else {
+            http::html(StatusCode::TOO_MANY_REQUESTS,
+                views::message_page("Please try again later", Some(names), why))
+        });
+    }
+
+    let lead = Lead {
+        id: DocumentId::parse(&form.form_id).expect("check() accepted the form id"),
+        received_at: now,
+        name: form.name.trim().to_owned(),
+        email: form.email.trim().to_lowercase(),
+        phone: form.phone.trim().to_owned(),
+        service_address: form.service_address.trim().to_owned(),
+        service_wanted: form.service_wanted.trim().to_owned(),
+        preferred_timing: form.preferred_timing.clone(),
+        notes: form.notes.trim().to_owned(),
+        client_id: client.map(|c| c.id.clone()),
+        source_ip: Some(source),
+    };
+    if ctx.store.put_lead(&company.slug, &lead).await? {
+        tracing::info!(slug = %company.slug, lead = %lead.id, "service request stored");
+        if let Err(error) = notify_company(ctx, company, &lead).await {
+            // The request is stored and listed for staff; a lost notice must not lose it.
+            tracing::error!(slug = %company.slug, lead = %lead.id, error = %error,
+                "service request notice not sent");
+        }
+    } else {
+        tracing::info!(slug = %company.slug, lead = %lead.id, "service request resubmitted");
+    }
+    Ok(thanks(json, names, &form, who, Some(&lead.id)))
+}
+
+fn thanks(
+    json: bool,
+    names: (&porchlight_shared::ids::CompanySlug, &str),
+    form: &LeadForm,
+    who: Option<&str>,
+    id: Option<&DocumentId>,
+) -> Response<Body> {
+    if json {
+        http::json(StatusCode::CREATED, &serde_json::json!({ "status": "received", "id": id }))
+    } else {
+        let name = form.name.trim();
+        http::html(StatusCode::OK, pages::thanks(names, if name.is_empty() { "you" } else { name },
+            who))
+    }
+}
+
+/// One message to the company, replying to the requester. Every header value passes
+/// through [`Mailbox`] or is stripped of line breaks by the mail module.
+async fn notify_company(ctx: &AppContext, company: &Company, lead: &Lead) -> Result<(), Failure> {
+    let Ok(to) = Mailbox::parse(&company.notify_email) else {
+        tracing::error!(slug = %company.slug, "company has no valid notify address");
+        return Ok(());
+    };
+    let from = match Mailbox::parse_with_name(&ctx.config.mail_from) {
+        Ok(sender) => sender.named("Porchlight service requests"),
+        Err(_) => to.clone(),
+    };
+    let reply_to = Mailbox::parse(&lead.email).ok().map(|m| m.named(&lead.name));
+    let body = format!(
+        "A new service request came in through the portal.\n\n\
+         Name: {}\nEmail: {}\nPhone: {}\nService address: {}\nPreferred timing: {}\n\n\
+         What is wanted:\n{}\n\nNotes:\n{}\n\nRequest id: {}\n",
+        lead.name, lead.email, lead.phone, lead.service_address,
+        if lead.preferred_timing.is_empty() { "no preference" } else { &lead.preferred_timing },
+        lead.service_wanted, lead.notes, lead.id
+    );
+    let email = Email {
+        from,
+        to: vec![to],
+        reply_to,
+        subject: format!("New service request from {}", lead.name),
+        body,
+    };
+    ctx.mailer.send(&email, lead.received_at).await?;
+    Ok(())
+}

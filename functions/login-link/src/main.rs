@@ -1,1 +1,9 @@
-fn main() {}
+//! The `login-link` Lambda function: builds its clients once, then serves requests.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    porchlight_shared::lambda::run(|context, request| async move {
+        login_link::handle(&context, request).await
+    })
+    .await
+}

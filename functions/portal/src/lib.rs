@@ -1,1 +1,202 @@
-//! placeholder
+//! The client's portal pages: the home with what the rules show today, one page per
+//! proposal and invoice, and the login page or service-request form for visitors.
+//!
+//! | route                              | does                                         |
+//! |------------------------------------|----------------------------------------------|
+//! | `GET /p/{slug}`                    | login page, account chooser, or the portal home; `?leadform=true` opens the request form |
+//! | `GET /p/{slug}/proposals/{id}`     | one proposal the client may see              |
+//! | `GET /p/{slug}/invoices/{id}`      | one invoice the client may see               |
+//!
+//! Every page answers `Accept: application/json` with its data. A document of another
+//! client or company gets the same 404 as one that does not exist.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use porchlight_shared::auth::{self, SignedIn};
+use porchlight_shared::context::AppContext;
+use porchlight_shared::domain::Company;
+use porchlight_shared::http::{self, Failure, PortalPath};
+use porchlight_shared::ids::DocumentId;
+use porchlight_shared::lead_form::LeadForm;
+use porchlight_shared::portal::PortalDay;
+use porchlight_shared::store::ClientPortal;
+use porchlight_shared::views::{self, portal as pages};
+
+pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
+    let (route, response) = match route(ctx, &req).await {
+        Ok(answer) => answer,
+        Err(failure) => ("-", http::failure_response(&failure, http::wants_json(&req))),
+    };
+    http::log_request("portal", route, &req, &response);
+    if req.method() == Method::HEAD { http::without_body(response) } else { response }
+}
+
+type Answer = Result<(&'static str, Response<Body>), Failure>;
+
+async fn route(ctx: &AppContext, req: &Request) -> Answer {
+    let json = http::wants_json(req);
+    let Some(path) = PortalPath::parse(http::path(req)) else {
+        return Ok(("-", http::not_found(json, None)));
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Ok(("-", http::not_found(json, None)));
+    }
+    let Some(company) = ctx.store.company(&path.slug).await? else {
+        return Ok(("-", http::not_found(json, None)));
+    };
+    match path.rest().as_slice() {
+        [] => Ok(("/p/{slug}", home(ctx, req, &company).await?)),
+        ["proposals", id] => Ok(("/p/{slug}/proposals/{id}", proposal(ctx, req, &company, id).await?)),
+        ["invoices", id] => Ok(("/p/{slug}/invoices/{id}", invoice(ctx, req, &company, id).await?)),
+        _ => Ok(("-", http::not_found(json, Some((&company.slug, &company.name))))),
+    }
+}
+
+/// The signed-in client's account, if the session has chosen one and it still exists.
+struct Viewing {
+    signed_in: SignedIn,
+    portal: ClientPortal,
+}
+
+async fn viewing(ctx: &AppContext, req: &Request, company: &Company) -> Result<Option<Viewing>, Failure> {
+    let now = ctx.clock.now();
+    let Some(signed_in) = auth::signed_in(&ctx.store, req, &company.slug, now).await? else {
+        return Ok(None);
+    };
+    let Some(active) = signed_in.session.active() else {
+        return Ok(None);
+    };
+    let portal = ctx.store.client_portal(&company.slug, &active.id).await?;
+    Ok(portal.map(|portal| Viewing { signed_in, portal }))
+}
+
+fn sign_in_first(json: bool, company: &Company) -> Response<Body> {
+    if json {
+        http::problem(StatusCode::UNAUTHORIZED, "Sign in first", Some("POST an email to /login"))
+    } else {
+        http::html(StatusCode::UNAUTHORIZED, views::login::login((&company.slug, &company.name),
+            Some("Please sign in to see this page."), ""))
+    }
+}
+
+async fn home(ctx: &AppContext, req: &Request, company: &Company) -> Result<Response<Body>, Failure> {
+    let json = http::wants_json(req);
+    let names = (&company.slug, company.name.as_str());
+    let now = ctx.clock.now();
+    let signed_in = auth::signed_in(&ctx.store, req, &company.slug, now).await?;
+
+    if http::query_param(req, "leadform").as_deref() == Some("true") {
+        return lead_form(ctx, company, signed_in.as_ref()).await;
+    }
+    let Some(signed_in) = signed_in else {
+        return Ok(if json {
+            http::problem(StatusCode::UNAUTHORIZED, "Sign in first", Some("POST an email to /login"))
+        } else {
+            http::html(StatusCode::OK, views::login::login(names, None, ""))
+        });
+    };
+
+    let session = &signed_in.session;
+    let choosing = http::query_param(req, "choose").as_deref() == Some("account");
+    let active = session.active().filter(|_| !choosing);
+    let Some(active) = active else {
+        return Ok(if json {
+            http::json(StatusCode::OK, &serde_json::json!({
+                "company": { "slug": company.slug, "name": company.name },
+                "accounts": session.clients,
+            }))
+        } else {
+            http::html(StatusCode::OK, views::login::choose_account(names, &session.email,
+                &session.clients))
+        });
+    };
+    let Some(portal) = ctx.store.client_portal(&company.slug, &active.id).await? else {
+        tracing::warn!(slug = %company.slug, "session names a client that is gone");
+        return Ok(http::html(StatusCode::OK, views::login::login(names, None, "")));
+    };
+
+    let day = PortalDay::new(company, &portal, company.today(now));
+    let home = day.home();
+    tracing::info!(slug = %company.slug, client = %portal.client.id,
+        proposals = home.proposals.len(), invoices = home.invoices.len(), "portal home");
+    Ok(if json {
+        http::json(StatusCode::OK, &home)
+    } else {
+        let viewer = pages::Viewer { email: &session.email, can_switch: session.clients.len() > 1 };
+        http::html(StatusCode::OK, pages::home(&home, &viewer))
+    })
+}
+
+async fn lead_form(
+    ctx: &AppContext,
+    company: &Company,
+    signed_in: Option<&SignedIn>,
+) -> Result<Response<Body>, Failure> {
+    let client = match signed_in.and_then(|s| s.session.active()) {
+        Some(active) => ctx.store.client_portal(&company.slug, &active.id).await?.map(|p| p.client),
+        None => None,
+    };
+    let email = signed_in.map(|s| s.session.email.as_str());
+    let form = LeadForm::fresh(client.as_ref(), email);
+    let page = views::lead::form((&company.slug, &company.name), &form, &[], email);
+    Ok(http::html(StatusCode::OK, page))
+}
+
+async fn proposal(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+    raw_id: &str,
+) -> Result<Response<Body>, Failure> {
+    let json = http::wants_json(req);
+    let names = (&company.slug, company.name.as_str());
+    let Some(viewing) = viewing(ctx, req, company).await? else {
+        return Ok(sign_in_first(json, company));
+    };
+    let Ok(id) = DocumentId::parse(raw_id) else {
+        return Ok(http::not_found(json, Some(names)));
+    };
+    let day = PortalDay::new(company, &viewing.portal, company.today(ctx.clock.now()));
+    let Some(detail) = day.proposal(&id) else {
+        return Ok(http::not_found(json, Some(names)));
+    };
+    if json {
+        return Ok(http::json(StatusCode::OK, &detail));
+    }
+    let notice = (http::query_param(req, "accepted").as_deref() == Some("1"))
+        .then_some(pages::AcceptNotice::Accepted);
+    let viewer = viewer(&viewing.signed_in);
+    Ok(http::html(StatusCode::OK, pages::proposal(names, &detail, &viewer, notice)))
+}
+
+async fn invoice(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+    raw_id: &str,
+) -> Result<Response<Body>, Failure> {
+    let json = http::wants_json(req);
+    let names = (&company.slug, company.name.as_str());
+    let Some(viewing) = viewing(ctx, req, company).await? else {
+        return Ok(sign_in_first(json, company));
+    };
+    let Ok(id) = DocumentId::parse(raw_id) else {
+        return Ok(http::not_found(json, Some(names)));
+    };
+    let day = PortalDay::new(company, &viewing.portal, company.today(ctx.clock.now()));
+    let Some(detail) = day.invoice(&id) else {
+        return Ok(http::not_found(json, Some(names)));
+    };
+    Ok(if json {
+        http::json(StatusCode::OK, &detail)
+    } else {
+        http::html(StatusCode::OK, pages::invoice(names, &detail, &viewer(&viewing.signed_in)))
+    })
+}
+
+fn viewer(signed_in: &SignedIn) -> pages::Viewer<'_> {
+    pages::Viewer {
+        email: &signed_in.session.email,
+        can_switch: signed_in.session.clients.len() > 1,
+    }
+}

@@ -1,0 +1,238 @@
+//! HTTP plumbing shared by the functions: reading requests (path, form, cookies, what the
+//! caller accepts, where it came from) and building responses (HTML, JSON, problem details,
+//! redirects). Every expected outcome is an `Ok` response, so the function owns the body.
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use maud::Markup;
+use serde::Serialize;
+
+use crate::ids::CompanySlug;
+
+/// A request's path under `/p/{slug}`, split into its segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalPath {
+    pub slug: CompanySlug,
+    pub rest: Vec<String>,
+}
+
+impl PortalPath {
+    /// `None` for paths outside `/p/{slug}` or with a malformed slug.
+    pub fn parse(path: &str) -> Option<Self> {
+        let mut segments = path.trim_start_matches('/').split('/');
+        if segments.next()? != "p" {
+            return None;
+        }
+        let slug = CompanySlug::parse(segments.next()?).ok()?;
+        let rest = segments.filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        Some(Self { slug, rest })
+    }
+
+    pub fn rest(&self) -> Vec<&str> {
+        self.rest.iter().map(String::as_str).collect()
+    }
+}
+
+/// The request's path, as API Gateway received it.
+pub fn path(req: &Request) -> &str {
+    req.uri().path()
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name).map(str::to_owned)).or_else(
+        || {
+            let query = req.uri().query()?;
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        },
+    )
+}
+
+/// Whether the caller asked for JSON rather than a page.
+pub fn wants_json(req: &Request) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json") || v.contains("application/problem+json"))
+}
+
+/// A form body (`application/x-www-form-urlencoded`) as name/value pairs.
+pub fn form(req: &Request) -> Vec<(String, String)> {
+    let bytes: &[u8] = req.body().as_ref();
+    form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The value of one cookie from the `Cookie` header(s).
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The caller's address as API Gateway saw it.
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+pub fn user_agent(req: &Request) -> Option<String> {
+    req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+pub fn is_method(req: &Request, method: Method) -> bool {
+    req.method() == method
+}
+
+fn build(status: StatusCode, content_type: &str, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).expect("static"));
+    // Pages carry personal data: never cache them in shared caches, never frame them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
+}
+
+pub fn html(status: StatusCode, page: Markup) -> Response<Body> {
+    build(status, "text/html; charset=utf-8", Body::Text(page.into_string()))
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => build(status, "application/json", Body::Text(text)),
+        Err(error) => {
+            tracing::error!(error = %error, "response did not serialize");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", None)
+        }
+    }
+}
+
+/// RFC 9457 problem details for programs.
+pub fn problem(status: StatusCode, title: &str, detail: Option<&str>) -> Response<Body> {
+    let mut body = serde_json::json!({ "type": "about:blank", "title": title,
+        "status": status.as_u16() });
+    if let Some(detail) = detail {
+        body["detail"] = detail.into();
+    }
+    build(status, "application/problem+json", Body::Text(body.to_string()))
+}
+
+/// 303 See Other: after a form POST the browser loads the target with GET.
+pub fn see_other(location: &str) -> Response<Body> {
+    let mut response = build(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", Body::Empty);
+    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(header::LOCATION, value);
+    response
+}
+
+pub fn with_cookie(mut response: Response<Body>, cookie: &str) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// A response to HEAD carries the headers of GET and no body.
+pub fn without_body(mut response: Response<Body>) -> Response<Body> {
+    *response.body_mut() = Body::Empty;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portal_paths_parse() {
+        let path = PortalPath::parse("/p/greenridge/login/abc").expect("valid");
+        assert_eq!(path.slug.as_str(), "greenridge");
+        assert_eq!(path.rest(), ["login", "abc"]);
+        assert_eq!(PortalPath::parse("/p/greenridge/").expect("valid").rest, Vec::<String>::new());
+        assert!(PortalPath::parse("/q/greenridge").is_none());
+        assert!(PortalPath::parse("/p/Bad_Slug").is_none());
+        assert!(PortalPath::parse("/p").is_none());
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let req = lambda_http::http::Request::builder()
+            .header("cookie", "a=1; porchlight_session=xyz; b=2")
+            .body(Body::Empty)
+            .expect("valid request");
+        assert_eq!(cookie(&req, "porchlight_session").as_deref(), Some("xyz"));
+        assert_eq!(cookie(&req, "missing"), None);
+    }
+}
+
+/// A failure that is ours, not the caller's: logged once in full, answered generically.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+}
+
+/// A 500 with a generic message; the cause goes to the log, never to the caller.
+pub fn failure_response(failure: &Failure, json: bool) -> Response<Body> {
+    let cause: &dyn std::error::Error = failure;
+    let mut chain = vec![cause.to_string()];
+    let mut source = cause.source();
+    while let Some(inner) = source {
+        chain.push(inner.to_string());
+        source = inner.source();
+    }
+    tracing::error!(error = %chain.join(": "), "request failed");
+    if json {
+        problem(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", None)
+    } else {
+        html(StatusCode::INTERNAL_SERVER_ERROR, crate::views::server_error())
+    }
+}
+
+/// The one 404, identical for what does not exist and for what belongs to someone else.
+pub fn not_found(json: bool, company: Option<(&CompanySlug, &str)>) -> Response<Body> {
+    if json {
+        problem(StatusCode::NOT_FOUND, "Not found", None)
+    } else {
+        html(StatusCode::NOT_FOUND, crate::views::not_found(company))
+    }
+}
+
+/// One log line per request. `route` is the template path, never the raw path, which can
+/// hold a login token.
+pub fn log_request(function: &str, route: &str, req: &Request, response: &Response<Body>) {
+    tracing::info!(
+        function,
+        route,
+        method = %req.method(),
+        status = response.status().as_u16(),
+        request_id = req.lambda_context_ref().map(|c| c.request_id.as_str()).unwrap_or("-"),
+        "request handled"
+    );
+}

@@ -1,0 +1,192 @@
+//! The signed-in portal: the home with proposals and invoices, and one page for each.
+
+use maud::{Markup, html};
+
+use super::{date, layout};
+use crate::domain::{Line, PaymentStatus};
+use crate::ids::CompanySlug;
+use crate::portal::{InvoiceDetail, PortalHome, ProposalDetail};
+use crate::rules::ProposalStatus;
+
+/// Who is looking, as the header shows it.
+pub struct Viewer<'a> {
+    pub email: &'a str,
+    /// Offer to switch when the address reaches several accounts.
+    pub can_switch: bool,
+}
+
+fn proposal_status(status: ProposalStatus) -> Markup {
+    let (class, label) = match status {
+        ProposalStatus::Open => ("open", "Awaiting your answer"),
+        ProposalStatus::Expired => ("expired", "Expired"),
+        ProposalStatus::Declined => ("declined", "Declined"),
+        ProposalStatus::Accepted => ("accepted", "Accepted"),
+    };
+    html! { span class={ "status " (class) } { (label) } }
+}
+
+fn payment_status(status: PaymentStatus) -> Markup {
+    let class = match status {
+        PaymentStatus::Unpaid => "unpaid",
+        PaymentStatus::PartlyPaid => "partly_paid",
+        PaymentStatus::Paid => "paid",
+    };
+    html! { span class={ "status " (class) } { (status.label()) } }
+}
+
+pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
+    let slug = &home.company.slug;
+    let company = (slug, home.company.name.as_str());
+    layout("Your portal", Some(company), Some(viewer.email), html! {
+        h1 { (home.client.name) }
+        @if viewer.can_switch {
+            p { a href={ "/p/" (slug) "/?choose=account" } { "Switch account" } }
+        }
+        div.card {
+            strong { "Balance due: " (home.balance_due) }
+            p.muted { "As of " (date(home.today)) }
+        }
+
+        h2 { "Proposals" }
+        @if home.proposals.is_empty() {
+            p.muted { "No proposals yet." }
+        } @else {
+            table {
+                thead { tr { th { "Proposal" } th.optional { "Date" } th { "Status" }
+                    th.num { "Total" } } }
+                tbody {
+                    @for proposal in &home.proposals {
+                        tr {
+                            td {
+                                a href={ "/p/" (slug) "/proposals/" (proposal.id) } {
+                                    "#" (proposal.number)
+                                }
+                                @if let Some(property) = &proposal.property {
+                                    br; span.muted { (property) }
+                                }
+                            }
+                            td.optional { (date(proposal.created_on)) }
+                            td { (proposal_status(proposal.status)) }
+                            td.num { (proposal.total) }
+                        }
+                    }
+                }
+            }
+        }
+
+        h2 { "Invoices" }
+        @if home.invoices.is_empty() {
+            p.muted { "No invoices yet." }
+        } @else {
+            table {
+                thead { tr { th { "Invoice" } th.optional { "Date" } th { "Status" }
+                    th.num.optional { "Total" } th.num { "Balance" } } }
+                tbody {
+                    @for invoice in &home.invoices {
+                        tr {
+                            td {
+                                a href={ "/p/" (slug) "/invoices/" (invoice.id) } {
+                                    "#" (invoice.number)
+                                }
+                                @if let Some(property) = &invoice.property {
+                                    br; span.muted { (property) }
+                                }
+                            }
+                            td.optional {
+                                @if let Some(day) = invoice.invoice_date { (date(day)) }
+                            }
+                            td { (payment_status(invoice.status)) }
+                            td.num.optional { (invoice.total) }
+                            td.num { (invoice.balance) }
+                        }
+                    }
+                }
+            }
+        }
+
+        h2 { "Need something done?" }
+        a.button href={ "/p/" (slug) "/request" } { "Request service" }
+    })
+}
+
+fn lines_table(lines: &[Line]) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Description" } th.num.optional { "Qty" }
+                th.num.optional { "Price" } th.num { "Amount" } } }
+            tbody {
+                @for line in lines {
+                    tr {
+                        td { (line.description) }
+                        td.num.optional { @if let Some(q) = &line.quantity { (q) } }
+                        td.num.optional { @if let Some(p) = &line.unit_price { (p) } }
+                        td.num { (line.amount) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A flash line shown above a proposal after an accept attempt.
+pub enum AcceptNotice<'a> {
+    Accepted,
+    Refused(&'a str),
+}
+
+pub fn proposal(
+    company: (&CompanySlug, &str),
+    detail: &ProposalDetail,
+    viewer: &Viewer,
+    notice: Option<AcceptNotice>,
+) -> Markup {
+    let (slug, _) = company;
+    let summary = &detail.summary;
+    layout("Proposal", Some(company), Some(viewer.email), html! {
+        p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
+        h1 { "Proposal #" (summary.number) }
+        @match notice {
+            Some(AcceptNotice::Accepted) => p.ok role="status" { "Thank you: proposal accepted." },
+            Some(AcceptNotice::Refused(why)) => p.notice role="alert" { (why) },
+            None => {},
+        }
+        div.card {
+            p { (proposal_status(summary.status)) }
+            @if let Some(property) = &summary.property { p { "For " (property) } }
+            p { "Dated " (date(summary.created_on)) ". Valid until " (date(summary.valid_until)) "." }
+            @if let Some(message) = &detail.message { p { (message) } }
+            (lines_table(&detail.lines))
+            p { strong { "Total: " (summary.total) } }
+        }
+        @if let (Some(on), Some(by)) = (summary.accepted_on, &detail.accepted_by) {
+            p.ok { "Accepted " (date(on)) " by " (by) "." }
+        } @else if detail.can_accept {
+            form method="post" action={ "/p/" (slug) "/proposals/" (summary.id) "/accept" } {
+                p { "By accepting, you agree to the work and the total above." }
+                button type="submit" { "Accept proposal" }
+            }
+        } @else if summary.status == ProposalStatus::Expired {
+            p.notice { "This proposal has expired and can no longer be accepted. \
+                         Please contact us for a new one." }
+        }
+    })
+}
+
+pub fn invoice(company: (&CompanySlug, &str), detail: &InvoiceDetail, viewer: &Viewer) -> Markup {
+    let (slug, _) = company;
+    let summary = &detail.summary;
+    layout("Invoice", Some(company), Some(viewer.email), html! {
+        p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
+        h1 { "Invoice #" (summary.number) }
+        div.card {
+            p { (payment_status(summary.status)) }
+            @if let Some(property) = &summary.property { p { "For " (property) } }
+            @if let Some(day) = summary.invoice_date { p { "Dated " (date(day)) "." } }
+            @if let Some(day) = summary.due_date { p { "Due " (date(day)) "." } }
+            @if let Some(memo) = &detail.memo { p { (memo) } }
+            (lines_table(&detail.lines))
+            p { "Total: " (summary.total) }
+            p { strong { "Balance due: " (summary.balance) } }
+        }
+    })
+}
