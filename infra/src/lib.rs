@@ -1,1 +1,9 @@
-//! placeholder
+//! Porchlight's local stack and operator tooling: what `template.yaml` declares, and
+//! the table made from it against a DynamoDB engine.
+
+pub mod cli;
+pub mod local;
+pub mod local_env;
+pub mod qbo;
+pub mod table;
+pub mod template;

@@ -53,7 +53,9 @@ pub async fn signed_in(
     };
     let token = token.hash();
     let session = store.session(slug, &token).await?;
-    Ok(session.filter(|s| s.is_live(now)).map(|session| SignedIn { token, session }))
+    Ok(session
+        .filter(|s| s.is_live(now))
+        .map(|session| SignedIn { token, session }))
 }
 
 #[cfg(test)]
@@ -65,7 +67,13 @@ mod tests {
         let slug = CompanySlug::parse("greenridge").unwrap();
         let token = SecretToken::generate();
         let cookie = session_cookie(&slug, &token, true);
-        for part in ["Path=/p/greenridge;", "HttpOnly", "SameSite=Lax", "Secure", "Max-Age=43200"] {
+        for part in [
+            "Path=/p/greenridge;",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Max-Age=43200",
+        ] {
             assert!(cookie.contains(part), "{cookie} lacks {part}");
         }
         assert!(!session_cookie(&slug, &token, false).contains("Secure"));

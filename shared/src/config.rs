@@ -31,9 +31,13 @@ impl Config {
     /// Reads through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
         };
-        let base_url = required("PORCHLIGHT_BASE_URL")?.trim_end_matches('/').to_owned();
+        let base_url = required("PORCHLIGHT_BASE_URL")?
+            .trim_end_matches('/')
+            .to_owned();
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
             return Err(ConfigError::Invalid {
                 name: "PORCHLIGHT_BASE_URL",
@@ -44,7 +48,9 @@ impl Config {
             table: required("PORCHLIGHT_TABLE")?,
             base_url,
             mail_from: required("PORCHLIGHT_MAIL_FROM")?,
-            outbox_dir: lookup("PORCHLIGHT_OUTBOX_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            outbox_dir: lookup("PORCHLIGHT_OUTBOX_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         })
     }
 
@@ -59,20 +65,33 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
     }
 
     #[test]
     fn names_the_missing_variable() {
         let error = Config::from_lookup(lookup(&[("PORCHLIGHT_TABLE", "t")])).unwrap_err();
-        assert_eq!(error.to_string(), "environment variable PORCHLIGHT_BASE_URL is not set");
+        assert_eq!(
+            error.to_string(),
+            "environment variable PORCHLIGHT_BASE_URL is not set"
+        );
     }
 
     #[test]
     fn secure_cookies_follow_the_scheme() {
-        let base = [("PORCHLIGHT_TABLE", "t"), ("PORCHLIGHT_MAIL_FROM", "p@example.com")];
+        let base = [
+            ("PORCHLIGHT_TABLE", "t"),
+            ("PORCHLIGHT_MAIL_FROM", "p@example.com"),
+        ];
         let with = |url: &'static str| {
             let mut pairs = base.to_vec();
             pairs.push(("PORCHLIGHT_BASE_URL", url));
@@ -80,6 +99,9 @@ mod tests {
         };
         assert!(with("https://portal.example.com/").secure_cookies());
         assert!(!with("http://127.0.0.1:3000").secure_cookies());
-        assert_eq!(with("https://portal.example.com/").base_url, "https://portal.example.com");
+        assert_eq!(
+            with("https://portal.example.com/").base_url,
+            "https://portal.example.com"
+        );
     }
 }

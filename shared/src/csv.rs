@@ -111,7 +111,11 @@ mod tests {
 
     #[test]
     fn numbers_stay_numbers() {
-        let cells = [Cell::number("-15.00"), Cell::number("42"), Cell::number("0.5")];
+        let cells = [
+            Cell::number("-15.00"),
+            Cell::number("42"),
+            Cell::number("0.5"),
+        ];
 
         assert_eq!(row(&cells), "\"-15.00\",\"42\",\"0.5\"\r\n");
     }
@@ -124,14 +128,24 @@ mod tests {
 
     #[test]
     fn quotes_commas_and_newlines_are_kept_inside_quotes() {
-        let cells = [Cell::text("Dana \"D\" Whitfield"), Cell::text("a,b\nc"), Cell::text("")];
+        let cells = [
+            Cell::text("Dana \"D\" Whitfield"),
+            Cell::text("a,b\nc"),
+            Cell::text(""),
+        ];
 
-        assert_eq!(row(&cells), "\"Dana \"\"D\"\" Whitfield\",\"a,b\nc\",\"\"\r\n");
+        assert_eq!(
+            row(&cells),
+            "\"Dana \"\"D\"\" Whitfield\",\"a,b\nc\",\"\"\r\n"
+        );
     }
 
     #[test]
     fn a_document_starts_with_its_header() {
-        let csv = to_csv(&["name", "amount"], &[vec![Cell::text("Amy"), Cell::number("12.50")]]);
+        let csv = to_csv(
+            &["name", "amount"],
+            &[vec![Cell::text("Amy"), Cell::number("12.50")]],
+        );
 
         assert_eq!(csv, "\"name\",\"amount\"\r\n\"Amy\",\"12.50\"\r\n");
     }

@@ -25,7 +25,10 @@ impl PortalPath {
             return None;
         }
         let slug = CompanySlug::parse(segments.next()?).ok()?;
-        let rest = segments.filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let rest = segments
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         Some(Self { slug, rest })
     }
 
@@ -40,14 +43,14 @@ pub fn path(req: &Request) -> &str {
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name).map(str::to_owned)).or_else(
-        || {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name).map(str::to_owned))
+        .or_else(|| {
             let query = req.uri().query()?;
             form_urlencoded::parse(query.as_bytes())
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.into_owned())
-        },
-    )
+        })
 }
 
 /// Whether the caller asked for JSON rather than a page.
@@ -62,11 +65,15 @@ pub fn wants_json(req: &Request) -> bool {
 /// A form body (`application/x-www-form-urlencoded`) as name/value pairs.
 pub fn form(req: &Request) -> Vec<(String, String)> {
     let bytes: &[u8] = req.body().as_ref();
-    form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    form_urlencoded::parse(bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The value of one cookie from the `Cookie` header(s).
@@ -91,7 +98,10 @@ pub fn source_ip(req: &Request) -> Option<String> {
 }
 
 pub fn user_agent(req: &Request) -> Option<String> {
-    req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 pub fn is_method(req: &Request, method: Method) -> bool {
@@ -102,12 +112,21 @@ fn build(status: StatusCode, content_type: &str, body: Body) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).expect("static"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("static"),
+    );
     // Pages carry personal data: never cache them in shared caches, never frame them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -119,7 +138,11 @@ fn build(status: StatusCode, content_type: &str, body: Body) -> Response<Body> {
 }
 
 pub fn html(status: StatusCode, page: Markup) -> Response<Body> {
-    build(status, "text/html; charset=utf-8", Body::Text(page.into_string()))
+    build(
+        status,
+        "text/html; charset=utf-8",
+        Body::Text(page.into_string()),
+    )
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
@@ -127,7 +150,11 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
         Ok(text) => build(status, "application/json", Body::Text(text)),
         Err(error) => {
             tracing::error!(error = %error, "response did not serialize");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", None)
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                None,
+            )
         }
     }
 }
@@ -139,12 +166,20 @@ pub fn problem(status: StatusCode, title: &str, detail: Option<&str>) -> Respons
     if let Some(detail) = detail {
         body["detail"] = detail.into();
     }
-    build(status, "application/problem+json", Body::Text(body.to_string()))
+    build(
+        status,
+        "application/problem+json",
+        Body::Text(body.to_string()),
+    )
 }
 
 /// 303 See Other: after a form POST the browser loads the target with GET.
 pub fn see_other(location: &str) -> Response<Body> {
-    let mut response = build(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", Body::Empty);
+    let mut response = build(
+        StatusCode::SEE_OTHER,
+        "text/plain; charset=utf-8",
+        Body::Empty,
+    );
     let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
     response.headers_mut().insert(header::LOCATION, value);
     response
@@ -172,7 +207,10 @@ mod tests {
         let path = PortalPath::parse("/p/greenridge/login/abc").expect("valid");
         assert_eq!(path.slug.as_str(), "greenridge");
         assert_eq!(path.rest(), ["login", "abc"]);
-        assert_eq!(PortalPath::parse("/p/greenridge/").expect("valid").rest, Vec::<String>::new());
+        assert_eq!(
+            PortalPath::parse("/p/greenridge/").expect("valid").rest,
+            Vec::<String>::new()
+        );
         assert!(PortalPath::parse("/q/greenridge").is_none());
         assert!(PortalPath::parse("/p/Bad_Slug").is_none());
         assert!(PortalPath::parse("/p").is_none());
@@ -209,9 +247,16 @@ pub fn failure_response(failure: &Failure, json: bool) -> Response<Body> {
     }
     tracing::error!(error = %chain.join(": "), "request failed");
     if json {
-        problem(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", None)
+        problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            None,
+        )
     } else {
-        html(StatusCode::INTERNAL_SERVER_ERROR, crate::views::server_error())
+        html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::views::server_error(),
+        )
     }
 }
 

@@ -12,9 +12,16 @@ use crate::context::AppContext;
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let installed = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().with_ansi(false).flatten_event(true).without_time().try_init()
+        builder
+            .json()
+            .with_ansi(false)
+            .flatten_event(true)
+            .without_time()
+            .try_init()
     } else {
         builder.compact().try_init()
     };

@@ -29,12 +29,21 @@ pub struct FieldError {
 pub const HONEYPOT_FIELD: &str = "website";
 
 /// The choices offered for preferred timing.
-pub const TIMINGS: [&str; 4] = ["As soon as possible", "Within 2 weeks", "Within a month", "Flexible"];
+pub const TIMINGS: [&str; 4] = [
+    "As soon as possible",
+    "Within 2 weeks",
+    "Within a month",
+    "Flexible",
+];
 
 impl LeadForm {
     pub fn from_pairs(pairs: &[(String, String)]) -> Self {
         let get = |name: &str| {
-            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
         };
         Self {
             name: get("name"),
@@ -59,24 +68,55 @@ impl LeadForm {
         let mut need = |field, value: &str, max: usize, missing, long| {
             let value = value.trim();
             if value.is_empty() {
-                errors.push(FieldError { field, message: missing });
+                errors.push(FieldError {
+                    field,
+                    message: missing,
+                });
             } else if value.chars().count() > max {
-                errors.push(FieldError { field, message: long });
+                errors.push(FieldError {
+                    field,
+                    message: long,
+                });
             }
         };
-        need("name", &self.name, 120, "Please tell us your name", "Please shorten your name");
-        need("service_address", &self.service_address, 300,
-            "Please give the address where the work is", "Please shorten the address");
-        need("service_wanted", &self.service_wanted, 2000,
-            "Please tell us what you would like done", "Please shorten this to 2000 characters");
+        need(
+            "name",
+            &self.name,
+            120,
+            "Please tell us your name",
+            "Please shorten your name",
+        );
+        need(
+            "service_address",
+            &self.service_address,
+            300,
+            "Please give the address where the work is",
+            "Please shorten the address",
+        );
+        need(
+            "service_wanted",
+            &self.service_wanted,
+            2000,
+            "Please tell us what you would like done",
+            "Please shorten this to 2000 characters",
+        );
         if self.notes.chars().count() > 4000 {
-            errors.push(FieldError { field: "notes", message: "Please shorten notes to 4000 characters" });
+            errors.push(FieldError {
+                field: "notes",
+                message: "Please shorten notes to 4000 characters",
+            });
         }
         if self.name.contains(['\r', '\n']) {
-            errors.push(FieldError { field: "name", message: "Please keep your name on one line" });
+            errors.push(FieldError {
+                field: "name",
+                message: "Please keep your name on one line",
+            });
         }
         if Mailbox::parse(&self.email).is_err() {
-            errors.push(FieldError { field: "email", message: "Please enter an email address like name@example.com" });
+            errors.push(FieldError {
+                field: "email",
+                message: "Please enter an email address like name@example.com",
+            });
         }
         let digits = self.phone.chars().filter(char::is_ascii_digit).count();
         let phone_chars_ok = self
@@ -84,13 +124,22 @@ impl LeadForm {
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().x".contains(c));
         if !self.phone.trim().is_empty() && (!phone_chars_ok || !(7..=15).contains(&digits)) {
-            errors.push(FieldError { field: "phone", message: "Please enter a phone number, or leave it empty" });
+            errors.push(FieldError {
+                field: "phone",
+                message: "Please enter a phone number, or leave it empty",
+            });
         }
         if !self.preferred_timing.is_empty() && !TIMINGS.contains(&self.preferred_timing.as_str()) {
-            errors.push(FieldError { field: "preferred_timing", message: "Please pick one of the choices" });
+            errors.push(FieldError {
+                field: "preferred_timing",
+                message: "Please pick one of the choices",
+            });
         }
         if DocumentId::parse(&self.form_id).is_err() {
-            errors.push(FieldError { field: "form_id", message: "This form has expired; please send it again" });
+            errors.push(FieldError {
+                field: "form_id",
+                message: "This form has expired; please send it again",
+            });
         }
         errors
     }
@@ -132,14 +181,34 @@ mod tests {
 
     #[test]
     fn every_problem_is_named() {
-        let form = LeadForm { form_id: "x".into(), phone: "call me".into(), ..LeadForm::default() };
+        let form = LeadForm {
+            form_id: "x".into(),
+            phone: "call me".into(),
+            ..LeadForm::default()
+        };
         let fields: Vec<&str> = form.check().iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["name", "service_address", "service_wanted", "email", "phone", "form_id"]);
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "service_address",
+                "service_wanted",
+                "email",
+                "phone",
+                "form_id"
+            ]
+        );
     }
 
     #[test]
     fn the_honeypot_catches_robots() {
-        assert!(LeadForm { website: "http://spam.example".into(), ..filled() }.is_spam());
+        assert!(
+            LeadForm {
+                website: "http://spam.example".into(),
+                ..filled()
+            }
+            .is_spam()
+        );
         assert!(!filled().is_spam());
     }
 }
@@ -147,7 +216,10 @@ mod tests {
 impl LeadForm {
     /// A fresh form with a new one-time id, prefilled from the signed-in client if any.
     pub fn fresh(client: Option<&crate::domain::Client>, email: Option<&str>) -> Self {
-        let mut form = LeadForm { form_id: DocumentId::random().to_string(), ..Self::default() };
+        let mut form = LeadForm {
+            form_id: DocumentId::random().to_string(),
+            ..Self::default()
+        };
         if let Some(client) = client {
             form.name = client.name.clone();
             form.phone = client.phone.clone().unwrap_or_default();

@@ -37,19 +37,26 @@ impl Mailbox {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(invalid());
         }
-        Ok(Self { name: None, address: address.to_lowercase() })
+        Ok(Self {
+            name: None,
+            address: address.to_lowercase(),
+        })
     }
 
     /// Parses `Name <address>` or a bare address, as configured senders are written.
     pub fn parse_with_name(raw: &str) -> Result<Self, InvalidAddress> {
-        match raw.trim().strip_suffix('>').and_then(|rest| rest.rsplit_once('<')) {
-            Some((name, address)) => {
-                Ok(Self::parse(address)?.named(name.trim().trim_matches('"')))
-            }
+        match raw
+            .trim()
+            .strip_suffix('>')
+            .and_then(|rest| rest.rsplit_once('<'))
+        {
+            Some((name, address)) => Ok(Self::parse(address)?.named(name.trim().trim_matches('"'))),
             None => Self::parse(raw),
         }
     }
@@ -69,12 +76,19 @@ impl Mailbox {
 }
 
 fn is_address_char(c: char) -> bool {
-    c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '\\' | '[' | ']')
+    c.is_ascii_graphic()
+        && !matches!(
+            c,
+            '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '\\' | '[' | ']'
+        )
 }
 
 /// Text made safe for a header: control characters become spaces, runs of spaces collapse.
 pub fn header_text(raw: &str) -> String {
-    let replaced: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let replaced: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     replaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -93,12 +107,16 @@ fn encode_word(text: &str) -> String {
     format!("=?UTF-8?B?{}?=", base64(text.as_bytes()))
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64 with padding (RFC 4648), as MIME and API Gateway events use it.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -127,13 +145,24 @@ impl Email {
         let mut headers = vec![
             format!("Date: {}", date.to_rfc2822()),
             format!("From: {}", self.from.header()),
-            format!("To: {}", self.to.iter().map(Mailbox::header).collect::<Vec<_>>().join(", ")),
+            format!(
+                "To: {}",
+                self.to
+                    .iter()
+                    .map(Mailbox::header)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ];
         if let Some(reply_to) = &self.reply_to {
             headers.push(format!("Reply-To: {}", reply_to.header()));
         }
         let subject = header_text(&self.subject);
-        let subject = if subject.is_ascii() { subject } else { encode_word(&subject) };
+        let subject = if subject.is_ascii() {
+            subject
+        } else {
+            encode_word(&subject)
+        };
         headers.push(format!("Subject: {subject}"));
         headers.push(format!("Message-ID: <{message_id}>"));
         headers.push("MIME-Version: 1.0".into());
@@ -175,10 +204,14 @@ impl Mailer {
         let raw = email.to_rfc5322(now, &message_id);
         match self {
             Mailer::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir).await.map_err(MailError::Outbox)?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(MailError::Outbox)?;
                 let name = format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), &message_id[..8]);
                 let partial = dir.join(format!(".{name}.partial"));
-                tokio::fs::write(&partial, raw.as_bytes()).await.map_err(MailError::Outbox)?;
+                tokio::fs::write(&partial, raw.as_bytes())
+                    .await
+                    .map_err(MailError::Outbox)?;
                 // A rename is atomic, so a reader never sees half a message.
                 tokio::fs::rename(&partial, dir.join(format!("{name}.eml")))
                     .await
@@ -237,13 +270,26 @@ mod tests {
             body: "Hello\nBcc: in the body is harmless".into(),
         };
         let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
-        let (head, _) = raw.split_once("\r\n\r\n").expect("headers end with a blank line");
-        let names: Vec<&str> =
-            head.split("\r\n").map(|line| line.split(':').next().unwrap_or("")).collect();
+        let (head, _) = raw
+            .split_once("\r\n\r\n")
+            .expect("headers end with a blank line");
+        let names: Vec<&str> = head
+            .split("\r\n")
+            .map(|line| line.split(':').next().unwrap_or(""))
+            .collect();
         assert_eq!(
             names,
-            ["Date", "From", "To", "Reply-To", "Subject", "Message-ID", "MIME-Version",
-                "Content-Type", "Content-Transfer-Encoding"]
+            [
+                "Date",
+                "From",
+                "To",
+                "Reply-To",
+                "Subject",
+                "Message-ID",
+                "MIME-Version",
+                "Content-Type",
+                "Content-Transfer-Encoding"
+            ]
         );
         assert!(head.contains("Reply-To: \"Pat Lee Bcc: list@example.org\" <pat@example.com>"));
         assert!(!head.contains('\n') || head.matches('\n').count() == names.len() - 1);
@@ -252,7 +298,10 @@ mod tests {
     #[test]
     fn non_ascii_names_are_encoded() {
         let from = mailbox("p@example.com").named("Jardín Ñandú");
-        assert_eq!(from.header(), "=?UTF-8?B?SmFyZMOtbiDDkWFuZMO6?= <p@example.com>");
+        assert_eq!(
+            from.header(),
+            "=?UTF-8?B?SmFyZMOtbiDDkWFuZMO6?= <p@example.com>"
+        );
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
     }

@@ -5,7 +5,9 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::domain::{Acceptance, Billing, ClientRef, Company, Invoice, Line, PaymentStatus, Proposal};
+use crate::domain::{
+    Acceptance, Billing, ClientRef, Company, Invoice, Line, PaymentStatus, Proposal,
+};
 use crate::ids::{CompanySlug, DocumentId};
 use crate::money::Money;
 use crate::rules::{self, Decision, ProposalStatus};
@@ -111,7 +113,11 @@ pub struct PortalDay<'a> {
 
 impl<'a> PortalDay<'a> {
     pub fn new(company: &'a Company, portal: &'a ClientPortal, today: NaiveDate) -> Self {
-        Self { company, portal, today }
+        Self {
+            company,
+            portal,
+            today,
+        }
     }
 
     fn acceptance(&self, proposal: &Proposal) -> Option<&'a Acceptance> {
@@ -119,12 +125,18 @@ impl<'a> PortalDay<'a> {
     }
 
     pub fn proposal_decision(&self, proposal: &Proposal) -> Decision {
-        let job = proposal.job_id.as_ref().and_then(|id| self.portal.jobs.get(id));
+        let job = proposal
+            .job_id
+            .as_ref()
+            .and_then(|id| self.portal.jobs.get(id));
         rules::proposal_decision(proposal, job, self.acceptance(proposal), self.today)
     }
 
     pub fn invoice_decision(&self, invoice: &Invoice) -> Decision {
-        let job = invoice.job_id.as_ref().and_then(|id| self.portal.jobs.get(id));
+        let job = invoice
+            .job_id
+            .as_ref()
+            .and_then(|id| self.portal.jobs.get(id));
         let visit = match &invoice.billing {
             Billing::PerVisit { visit_id } => self.portal.visits.get(visit_id),
             Billing::OneOff => None,
@@ -169,7 +181,11 @@ impl<'a> PortalDay<'a> {
             .filter(|p| self.proposal_decision(p).shown)
             .map(|p| self.proposal_summary(p))
             .collect();
-        proposals.sort_by(|a, b| b.created_on.cmp(&a.created_on).then(b.number.cmp(&a.number)));
+        proposals.sort_by(|a, b| {
+            b.created_on
+                .cmp(&a.created_on)
+                .then(b.number.cmp(&a.number))
+        });
 
         let mut invoices: Vec<InvoiceSummary> = self
             .portal
@@ -177,10 +193,16 @@ impl<'a> PortalDay<'a> {
             .iter()
             .filter_map(|invoice| {
                 let decision = self.invoice_decision(invoice);
-                decision.shown.then(|| self.invoice_summary(invoice, &decision))
+                decision
+                    .shown
+                    .then(|| self.invoice_summary(invoice, &decision))
             })
             .collect();
-        invoices.sort_by(|a, b| b.invoice_date.cmp(&a.invoice_date).then(b.number.cmp(&a.number)));
+        invoices.sort_by(|a, b| {
+            b.invoice_date
+                .cmp(&a.invoice_date)
+                .then(b.number.cmp(&a.number))
+        });
 
         let due = invoices.iter().map(|i| i.balance.minor.max(0)).sum();
         PortalHome {

@@ -58,18 +58,33 @@ fn refuse(
 ) -> Response<Body> {
     let names = (&company.slug, company.name.as_str());
     match detail {
-        _ if json => http::problem(StatusCode::CONFLICT, "Proposal cannot be accepted", Some(why)),
+        _ if json => http::problem(
+            StatusCode::CONFLICT,
+            "Proposal cannot be accepted",
+            Some(why),
+        ),
         Some(detail) => http::html(
             StatusCode::CONFLICT,
-            pages::proposal(names, detail, viewer, Some(pages::AcceptNotice::Refused(why))),
+            pages::proposal(
+                names,
+                detail,
+                viewer,
+                Some(pages::AcceptNotice::Refused(why)),
+            ),
         ),
-        None => http::html(StatusCode::CONFLICT, views::message_page("Cannot accept", Some(names), why)),
+        None => http::html(
+            StatusCode::CONFLICT,
+            views::message_page("Cannot accept", Some(names), why),
+        ),
     }
 }
 
 fn already_accepted(acceptance: &Acceptance) -> String {
-    format!("This proposal was already accepted on {} by {}.", date(acceptance.accepted_on),
-        acceptance.accepted_by)
+    format!(
+        "This proposal was already accepted on {} by {}.",
+        date(acceptance.accepted_on),
+        acceptance.accepted_by
+    )
 }
 
 async fn accept(
@@ -90,8 +105,10 @@ async fn accept(
         return Ok(if json {
             http::problem(StatusCode::UNAUTHORIZED, "Sign in first", None)
         } else {
-            http::html(StatusCode::UNAUTHORIZED, views::login::login(names,
-                Some("Please sign in to accept this proposal."), ""))
+            http::html(
+                StatusCode::UNAUTHORIZED,
+                views::login::login(names, Some("Please sign in to accept this proposal."), ""),
+            )
         });
     };
     let viewer = pages::Viewer {
@@ -109,12 +126,18 @@ async fn accept(
     match detail.summary.status {
         ProposalStatus::Open => {}
         ProposalStatus::Accepted => {
-            let why = portal.acceptances.get(id).map(already_accepted).unwrap_or_default();
+            let why = portal
+                .acceptances
+                .get(id)
+                .map(already_accepted)
+                .unwrap_or_default();
             return Ok(refuse(json, company, Some(&detail), &viewer, &why));
         }
         ProposalStatus::Expired => {
-            let why = format!("This proposal expired after {}; it can no longer be accepted.",
-                date(proposal.valid_until));
+            let why = format!(
+                "This proposal expired after {}; it can no longer be accepted.",
+                date(proposal.valid_until)
+            );
             return Ok(refuse(json, company, Some(&detail), &viewer, &why));
         }
         ProposalStatus::Declined => {
@@ -134,12 +157,24 @@ async fn accept(
     };
     let outcome = ctx
         .store
-        .accept_proposal(&company.slug, &active.id, &acceptance, proposal.job_id.as_ref(), today)
+        .accept_proposal(
+            &company.slug,
+            &active.id,
+            &acceptance,
+            proposal.job_id.as_ref(),
+            today,
+        )
         .await;
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(AcceptRefusal::AlreadyAccepted(winner))) => {
-            return Ok(refuse(json, company, Some(&detail), &viewer, &already_accepted(&winner)));
+            return Ok(refuse(
+                json,
+                company,
+                Some(&detail),
+                &viewer,
+                &already_accepted(&winner),
+            ));
         }
         Ok(Err(AcceptRefusal::NotAcceptable)) => {
             let why = "This proposal can no longer be accepted.";
@@ -159,9 +194,12 @@ async fn accept(
 
     let location = format!("/p/{}/proposals/{}?accepted=1", company.slug, id);
     Ok(if json {
-        http::json(StatusCode::OK, &serde_json::json!({
-            "status": "accepted", "proposal": id, "accepted_on": today, "channel": "portal",
-        }))
+        http::json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": "accepted", "proposal": id, "accepted_on": today, "channel": "portal",
+            }),
+        )
     } else {
         http::see_other(&location)
     })
@@ -175,20 +213,35 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
         return;
     };
     let sender = sender.named(&company.name);
-    let who = acceptance.accepted_by_email.as_deref().unwrap_or("unknown address");
+    let who = acceptance
+        .accepted_by_email
+        .as_deref()
+        .unwrap_or("unknown address");
     let staff = Mailbox::parse(&company.notify_email).ok().map(|to| Email {
         from: sender.clone(),
         to: vec![to],
-        reply_to: acceptance.accepted_by_email.as_deref().and_then(|e| Mailbox::parse(e).ok()),
-        subject: format!("Proposal #{} accepted by {}", proposal.number, acceptance.accepted_by),
+        reply_to: acceptance
+            .accepted_by_email
+            .as_deref()
+            .and_then(|e| Mailbox::parse(e).ok()),
+        subject: format!(
+            "Proposal #{} accepted by {}",
+            proposal.number, acceptance.accepted_by
+        ),
         body: format!(
             "{} accepted proposal #{} ({}) in the portal on {}.\nSigned in as: {}\n",
-            acceptance.accepted_by, proposal.number, proposal.total,
-            date(acceptance.accepted_on), who
+            acceptance.accepted_by,
+            proposal.number,
+            proposal.total,
+            date(acceptance.accepted_on),
+            who
         ),
     });
-    let client = acceptance.accepted_by_email.as_deref().and_then(|e| Mailbox::parse(e).ok()).map(
-        |to| Email {
+    let client = acceptance
+        .accepted_by_email
+        .as_deref()
+        .and_then(|e| Mailbox::parse(e).ok())
+        .map(|to| Email {
             from: sender.clone(),
             to: vec![to],
             reply_to: Mailbox::parse(&company.notify_email).ok(),
@@ -196,10 +249,12 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
             body: format!(
                 "Thank you. You accepted proposal #{} for {} on {}.\n\n{} will be in touch \
                  to schedule the work.\n",
-                proposal.number, proposal.total, date(acceptance.accepted_on), company.name
+                proposal.number,
+                proposal.total,
+                date(acceptance.accepted_on),
+                company.name
             ),
-        },
-    );
+        });
     for email in [staff, client].into_iter().flatten() {
         if let Err(error) = ctx.mailer.send(&email, acceptance.accepted_at).await {
             tracing::error!(error = %error, proposal = %acceptance.proposal_id,

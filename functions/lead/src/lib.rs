@@ -43,8 +43,10 @@ async fn route(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Failur
         Method::GET | Method::HEAD => {
             let email = signed_in.as_ref().map(|s| s.session.email.as_str());
             let form = LeadForm::fresh(client.as_ref(), email);
-            Ok(http::html(StatusCode::OK, pages::form((&company.slug, &company.name), &form, &[],
-                email)))
+            Ok(http::html(
+                StatusCode::OK,
+                pages::form((&company.slug, &company.name), &form, &[], email),
+            ))
         }
         Method::POST => submit(ctx, req, &company, signed_in.as_ref(), client.as_ref()).await,
         _ => Ok(http::not_found(json, Some((&company.slug, &company.name)))),
@@ -59,7 +61,11 @@ async fn signed_in_client(
     let Some(active) = signed_in.and_then(|s| s.session.active()) else {
         return Ok(None);
     };
-    Ok(ctx.store.client_portal(&company.slug, &active.id).await?.map(|portal| portal.client))
+    Ok(ctx
+        .store
+        .client_portal(&company.slug, &active.id)
+        .await?
+        .map(|portal| portal.client))
 }
 
 async fn submit(
@@ -90,25 +96,41 @@ async fn submit(
                 .iter()
                 .map(|e| serde_json::json!({ "name": e.field, "reason": e.message }))
                 .collect();
-            let mut response = http::problem(StatusCode::UNPROCESSABLE_ENTITY,
-                "The request has invalid fields", None);
+            let mut response = http::problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The request has invalid fields",
+                None,
+            );
             let body = serde_json::json!({ "type": "about:blank", "status": 422,
                 "title": "The request has invalid fields", "invalid_fields": fields });
             *response.body_mut() = Body::Text(body.to_string());
             response
         } else {
-            http::html(StatusCode::UNPROCESSABLE_ENTITY, pages::form(names, &form, &errors, who))
+            http::html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::form(names, &form, &errors, who),
+            )
         });
     }
     let rate_key = format!("lead:{source}");
-    if !ctx.store.take_rate_slot(&company.slug, &rate_key, now, REQUESTS_PER_HOUR).await? {
+    if !ctx
+        .store
+        .take_rate_slot(&company.slug, &rate_key, now, REQUESTS_PER_HOUR)
+        .await?
+    {
         tracing::warn!(slug = %company.slug, "service request rate limit reached");
         let why = "Too many requests from your address in the last hour. Please try again later.";
         return Ok(if json {
-            http::problem(StatusCode::TOO_MANY_REQUESTS, "Too many requests", Some(why))
+            http::problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                Some(why),
+            )
         } else {
-            http::html(StatusCode::TOO_MANY_REQUESTS,
-                views::message_page("Please try again later", Some(names), why))
+            http::html(
+                StatusCode::TOO_MANY_REQUESTS,
+                views::message_page("Please try again later", Some(names), why),
+            )
         });
     }
 
@@ -146,11 +168,16 @@ fn thanks(
     id: Option<&DocumentId>,
 ) -> Response<Body> {
     if json {
-        http::json(StatusCode::CREATED, &serde_json::json!({ "status": "received", "id": id }))
+        http::json(
+            StatusCode::CREATED,
+            &serde_json::json!({ "status": "received", "id": id }),
+        )
     } else {
         let name = form.name.trim();
-        http::html(StatusCode::OK, pages::thanks(names, if name.is_empty() { "you" } else { name },
-            who))
+        http::html(
+            StatusCode::OK,
+            pages::thanks(names, if name.is_empty() { "you" } else { name }, who),
+        )
     }
 }
 
@@ -165,14 +192,25 @@ async fn notify_company(ctx: &AppContext, company: &Company, lead: &Lead) -> Res
         Ok(sender) => sender.named("Porchlight service requests"),
         Err(_) => to.clone(),
     };
-    let reply_to = Mailbox::parse(&lead.email).ok().map(|m| m.named(&lead.name));
+    let reply_to = Mailbox::parse(&lead.email)
+        .ok()
+        .map(|m| m.named(&lead.name));
     let body = format!(
         "A new service request came in through the portal.\n\n\
          Name: {}\nEmail: {}\nPhone: {}\nService address: {}\nPreferred timing: {}\n\n\
          What is wanted:\n{}\n\nNotes:\n{}\n\nRequest id: {}\n",
-        lead.name, lead.email, lead.phone, lead.service_address,
-        if lead.preferred_timing.is_empty() { "no preference" } else { &lead.preferred_timing },
-        lead.service_wanted, lead.notes, lead.id
+        lead.name,
+        lead.email,
+        lead.phone,
+        lead.service_address,
+        if lead.preferred_timing.is_empty() {
+            "no preference"
+        } else {
+            &lead.preferred_timing
+        },
+        lead.service_wanted,
+        lead.notes,
+        lead.id
     );
     let email = Email {
         from,

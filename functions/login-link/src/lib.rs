@@ -26,7 +26,10 @@ const LINKS_PER_HOUR: u32 = 5;
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
     let (route, response) = match route(ctx, &req).await {
         Ok(answer) => answer,
-        Err(failure) => ("-", http::failure_response(&failure, http::wants_json(&req))),
+        Err(failure) => (
+            "-",
+            http::failure_response(&failure, http::wants_json(&req)),
+        ),
     };
     http::log_request("login-link", route, &req, &response);
     response
@@ -44,20 +47,27 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
     };
     let method = req.method().clone();
     match (method, path.rest().as_slice()) {
-        (Method::POST, ["login"]) => Ok(("/p/{slug}/login", request_link(ctx, req, &company).await?)),
-        (Method::GET, ["login", token]) => {
-            Ok(("/p/{slug}/login/{token}", confirm(ctx, req, &company, token).await?))
+        (Method::POST, ["login"]) => {
+            Ok(("/p/{slug}/login", request_link(ctx, req, &company).await?))
         }
+        (Method::GET, ["login", token]) => Ok((
+            "/p/{slug}/login/{token}",
+            confirm(ctx, req, &company, token).await?,
+        )),
         (Method::HEAD, ["login", token]) => {
             let page = confirm(ctx, req, &company, token).await?;
             Ok(("/p/{slug}/login/{token}", http::without_body(page)))
         }
-        (Method::POST, ["login", token]) => {
-            Ok(("/p/{slug}/login/{token}", redeem(ctx, req, &company, token).await?))
-        }
+        (Method::POST, ["login", token]) => Ok((
+            "/p/{slug}/login/{token}",
+            redeem(ctx, req, &company, token).await?,
+        )),
         (Method::POST, ["account"]) => Ok(("/p/{slug}/account", choose(ctx, req, &company).await?)),
         (Method::POST, ["logout"]) => Ok(("/p/{slug}/logout", logout(ctx, req, &company).await?)),
-        _ => Ok(("-", http::not_found(json, Some((&company.slug, &company.name))))),
+        _ => Ok((
+            "-",
+            http::not_found(json, Some((&company.slug, &company.name))),
+        )),
     }
 }
 
@@ -67,26 +77,47 @@ fn portal_home(company: &Company) -> String {
 
 /// Answers the same page whether or not the address is on file, so the form cannot be used
 /// to learn who is a client.
-async fn request_link(ctx: &AppContext, req: &Request, company: &Company) -> Result<Response<Body>, Failure> {
+async fn request_link(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+) -> Result<Response<Body>, Failure> {
     let json = http::wants_json(req);
     let form = http::form(req);
-    let typed = http::form_value(&form, "email").unwrap_or_default().trim().to_owned();
+    let typed = http::form_value(&form, "email")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let names = (&company.slug, company.name.as_str());
     let Ok(mailbox) = Mailbox::parse(&typed) else {
         let message = "Please enter an email address like name@example.com";
         return Ok(if json {
-            http::problem(StatusCode::UNPROCESSABLE_ENTITY, "Invalid email", Some(message))
+            http::problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid email",
+                Some(message),
+            )
         } else {
-            http::html(StatusCode::UNPROCESSABLE_ENTITY, pages::login(names, Some(message), &typed))
+            http::html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::login(names, Some(message), &typed),
+            )
         });
     };
 
     let now = ctx.clock.now();
-    let entry = ctx.store.email_entry(&company.slug, &mailbox.address).await?;
+    let entry = ctx
+        .store
+        .email_entry(&company.slug, &mailbox.address)
+        .await?;
     let known = entry.as_ref().filter(|entry| !entry.clients.is_empty());
     if let Some(entry) = known {
         let source = format!("login:{}", mailbox.address);
-        if ctx.store.take_rate_slot(&company.slug, &source, now, LINKS_PER_HOUR).await? {
+        if ctx
+            .store
+            .take_rate_slot(&company.slug, &source, now, LINKS_PER_HOUR)
+            .await?
+        {
             send_link(ctx, company, &mailbox, entry.clients.clone(), now).await?;
         } else {
             tracing::warn!(slug = %company.slug, "login link rate limit reached; no email sent");
@@ -96,10 +127,13 @@ async fn request_link(ctx: &AppContext, req: &Request, company: &Company) -> Res
     }
 
     Ok(if json {
-        http::json(StatusCode::OK, &serde_json::json!({
-            "status": "sent_if_known",
-            "detail": "If the address belongs to an account, a sign-in link was emailed.",
-        }))
+        http::json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "status": "sent_if_known",
+                "detail": "If the address belongs to an account, a sign-in link was emailed.",
+            }),
+        )
     } else {
         http::html(StatusCode::OK, pages::link_sent(names, &mailbox.address))
     })
@@ -120,9 +154,16 @@ async fn send_link(
         expires_at: now + LOGIN_LINK_LIFETIME,
         used_at: None,
     };
-    ctx.store.put_login_link(&company.slug, &token.hash(), &link).await?;
+    ctx.store
+        .put_login_link(&company.slug, &token.hash(), &link)
+        .await?;
 
-    let url = format!("{}/p/{}/login/{}", ctx.config.base_url, company.slug, token.expose());
+    let url = format!(
+        "{}/p/{}/login/{}",
+        ctx.config.base_url,
+        company.slug,
+        token.expose()
+    );
     let from = Mailbox::parse_with_name(&ctx.config.mail_from)
         .unwrap_or_else(|_| mailbox.clone())
         .named(&company.name);
@@ -167,7 +208,10 @@ fn refused(json: bool, company: &Company, state: Option<LinkState>) -> Response<
     if json {
         http::problem(status, title, Some("Ask for a new sign-in link."))
     } else {
-        http::html(status, pages::link_refused((&company.slug, &company.name), state))
+        http::html(
+            status,
+            pages::link_refused((&company.slug, &company.name), state),
+        )
     }
 }
 
@@ -186,9 +230,10 @@ async fn confirm(
             StatusCode::OK,
             &serde_json::json!({ "status": "usable", "confirm": "POST this address to sign in" }),
         )),
-        Some((_, LinkState::Usable)) => {
-            Ok(http::html(StatusCode::OK, pages::confirm((&company.slug, &company.name), &token)))
-        }
+        Some((_, LinkState::Usable)) => Ok(http::html(
+            StatusCode::OK,
+            pages::confirm((&company.slug, &company.name), &token),
+        )),
         other => Ok(refused(json, company, other.map(|(_, state)| state))),
     }
 }
@@ -214,7 +259,9 @@ async fn redeem(
     let now = ctx.clock.now();
     let session_token = SecretToken::generate();
     let fresh = ctx.store.email_entry(&company.slug, &link.email).await?;
-    let clients = fresh.map(|entry| entry.clients).unwrap_or(link.clients.clone());
+    let clients = fresh
+        .map(|entry| entry.clients)
+        .unwrap_or(link.clients.clone());
     let session = Session {
         email: link.email.clone(),
         active_client: (clients.len() == 1).then(|| clients[0].id.clone()),
@@ -224,13 +271,22 @@ async fn redeem(
     };
     let spent = ctx
         .store
-        .redeem_login_link(&company.slug, &token.hash(), &link, &session_token.hash(), &session, now)
+        .redeem_login_link(
+            &company.slug,
+            &token.hash(),
+            &link,
+            &session_token.hash(),
+            &session,
+            now,
+        )
         .await;
     match spent {
         Ok(()) => {}
         Err(error) if error.is_condition_failed() => {
             // Another redemption won the race, or the link expired in between.
-            let state = link_state(ctx, company, &token).await?.map(|(_, state)| state);
+            let state = link_state(ctx, company, &token)
+                .await?
+                .map(|(_, state)| state);
             let state = match state {
                 Some(LinkState::Usable) | None => Some(LinkState::Used),
                 other => other,
@@ -243,10 +299,17 @@ async fn redeem(
     tracing::info!(slug = %company.slug, link = token.hash().log_prefix(),
         accounts = session.clients.len(), "signed in");
     let cookie = auth::session_cookie(&company.slug, &session_token, ctx.config.secure_cookies());
-    Ok(http::with_cookie(http::see_other(&portal_home(company)), &cookie))
+    Ok(http::with_cookie(
+        http::see_other(&portal_home(company)),
+        &cookie,
+    ))
 }
 
-async fn choose(ctx: &AppContext, req: &Request, company: &Company) -> Result<Response<Body>, Failure> {
+async fn choose(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+) -> Result<Response<Body>, Failure> {
     let json = http::wants_json(req);
     let now = ctx.clock.now();
     let Some(signed_in) = auth::signed_in(&ctx.store, req, &company.slug, now).await? else {
@@ -257,19 +320,32 @@ async fn choose(ctx: &AppContext, req: &Request, company: &Company) -> Result<Re
     let Some(client) = chosen else {
         return Ok(http::not_found(json, Some((&company.slug, &company.name))));
     };
-    if ctx.store.choose_session_client(&company.slug, &signed_in.token, &client, now).await? {
+    if ctx
+        .store
+        .choose_session_client(&company.slug, &signed_in.token, &client, now)
+        .await?
+    {
         Ok(http::see_other(&portal_home(company)))
     } else {
         Ok(http::not_found(json, Some((&company.slug, &company.name))))
     }
 }
 
-async fn logout(ctx: &AppContext, req: &Request, company: &Company) -> Result<Response<Body>, Failure> {
+async fn logout(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+) -> Result<Response<Body>, Failure> {
     let now = ctx.clock.now();
     if let Some(signed_in) = auth::signed_in(&ctx.store, req, &company.slug, now).await? {
-        ctx.store.end_session(&company.slug, &signed_in.token).await?;
+        ctx.store
+            .end_session(&company.slug, &signed_in.token)
+            .await?;
         tracing::info!(slug = %company.slug, "signed out");
     }
     let cookie = auth::clear_session_cookie(&company.slug, ctx.config.secure_cookies());
-    Ok(http::with_cookie(http::see_other(&portal_home(company)), &cookie))
+    Ok(http::with_cookie(
+        http::see_other(&portal_home(company)),
+        &cookie,
+    ))
 }

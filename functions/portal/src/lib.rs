@@ -25,10 +25,17 @@ use porchlight_shared::views::{self, portal as pages};
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
     let (route, response) = match route(ctx, &req).await {
         Ok(answer) => answer,
-        Err(failure) => ("-", http::failure_response(&failure, http::wants_json(&req))),
+        Err(failure) => (
+            "-",
+            http::failure_response(&failure, http::wants_json(&req)),
+        ),
     };
     http::log_request("portal", route, &req, &response);
-    if req.method() == Method::HEAD { http::without_body(response) } else { response }
+    if req.method() == Method::HEAD {
+        http::without_body(response)
+    } else {
+        response
+    }
 }
 
 type Answer = Result<(&'static str, Response<Body>), Failure>;
@@ -46,9 +53,18 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
     };
     match path.rest().as_slice() {
         [] => Ok(("/p/{slug}", home(ctx, req, &company).await?)),
-        ["proposals", id] => Ok(("/p/{slug}/proposals/{id}", proposal(ctx, req, &company, id).await?)),
-        ["invoices", id] => Ok(("/p/{slug}/invoices/{id}", invoice(ctx, req, &company, id).await?)),
-        _ => Ok(("-", http::not_found(json, Some((&company.slug, &company.name))))),
+        ["proposals", id] => Ok((
+            "/p/{slug}/proposals/{id}",
+            proposal(ctx, req, &company, id).await?,
+        )),
+        ["invoices", id] => Ok((
+            "/p/{slug}/invoices/{id}",
+            invoice(ctx, req, &company, id).await?,
+        )),
+        _ => Ok((
+            "-",
+            http::not_found(json, Some((&company.slug, &company.name))),
+        )),
     }
 }
 
@@ -58,7 +74,11 @@ struct Viewing {
     portal: ClientPortal,
 }
 
-async fn viewing(ctx: &AppContext, req: &Request, company: &Company) -> Result<Option<Viewing>, Failure> {
+async fn viewing(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+) -> Result<Option<Viewing>, Failure> {
     let now = ctx.clock.now();
     let Some(signed_in) = auth::signed_in(&ctx.store, req, &company.slug, now).await? else {
         return Ok(None);
@@ -72,14 +92,28 @@ async fn viewing(ctx: &AppContext, req: &Request, company: &Company) -> Result<O
 
 fn sign_in_first(json: bool, company: &Company) -> Response<Body> {
     if json {
-        http::problem(StatusCode::UNAUTHORIZED, "Sign in first", Some("POST an email to /login"))
+        http::problem(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            Some("POST an email to /login"),
+        )
     } else {
-        http::html(StatusCode::UNAUTHORIZED, views::login::login((&company.slug, &company.name),
-            Some("Please sign in to see this page."), ""))
+        http::html(
+            StatusCode::UNAUTHORIZED,
+            views::login::login(
+                (&company.slug, &company.name),
+                Some("Please sign in to see this page."),
+                "",
+            ),
+        )
     }
 }
 
-async fn home(ctx: &AppContext, req: &Request, company: &Company) -> Result<Response<Body>, Failure> {
+async fn home(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+) -> Result<Response<Body>, Failure> {
     let json = http::wants_json(req);
     let names = (&company.slug, company.name.as_str());
     let now = ctx.clock.now();
@@ -90,7 +124,11 @@ async fn home(ctx: &AppContext, req: &Request, company: &Company) -> Result<Resp
     }
     let Some(signed_in) = signed_in else {
         return Ok(if json {
-            http::problem(StatusCode::UNAUTHORIZED, "Sign in first", Some("POST an email to /login"))
+            http::problem(
+                StatusCode::UNAUTHORIZED,
+                "Sign in first",
+                Some("POST an email to /login"),
+            )
         } else {
             http::html(StatusCode::OK, views::login::login(names, None, ""))
         });
@@ -101,18 +139,26 @@ async fn home(ctx: &AppContext, req: &Request, company: &Company) -> Result<Resp
     let active = session.active().filter(|_| !choosing);
     let Some(active) = active else {
         return Ok(if json {
-            http::json(StatusCode::OK, &serde_json::json!({
-                "company": { "slug": company.slug, "name": company.name },
-                "accounts": session.clients,
-            }))
+            http::json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "company": { "slug": company.slug, "name": company.name },
+                    "accounts": session.clients,
+                }),
+            )
         } else {
-            http::html(StatusCode::OK, views::login::choose_account(names, &session.email,
-                &session.clients))
+            http::html(
+                StatusCode::OK,
+                views::login::choose_account(names, &session.email, &session.clients),
+            )
         });
     };
     let Some(portal) = ctx.store.client_portal(&company.slug, &active.id).await? else {
         tracing::warn!(slug = %company.slug, "session names a client that is gone");
-        return Ok(http::html(StatusCode::OK, views::login::login(names, None, "")));
+        return Ok(http::html(
+            StatusCode::OK,
+            views::login::login(names, None, ""),
+        ));
     };
 
     let day = PortalDay::new(company, &portal, company.today(now));
@@ -122,7 +168,10 @@ async fn home(ctx: &AppContext, req: &Request, company: &Company) -> Result<Resp
     Ok(if json {
         http::json(StatusCode::OK, &home)
     } else {
-        let viewer = pages::Viewer { email: &session.email, can_switch: session.clients.len() > 1 };
+        let viewer = pages::Viewer {
+            email: &session.email,
+            can_switch: session.clients.len() > 1,
+        };
         http::html(StatusCode::OK, pages::home(&home, &viewer))
     })
 }
@@ -133,7 +182,11 @@ async fn lead_form(
     signed_in: Option<&SignedIn>,
 ) -> Result<Response<Body>, Failure> {
     let client = match signed_in.and_then(|s| s.session.active()) {
-        Some(active) => ctx.store.client_portal(&company.slug, &active.id).await?.map(|p| p.client),
+        Some(active) => ctx
+            .store
+            .client_portal(&company.slug, &active.id)
+            .await?
+            .map(|p| p.client),
         None => None,
     };
     let email = signed_in.map(|s| s.session.email.as_str());
@@ -166,7 +219,10 @@ async fn proposal(
     let notice = (http::query_param(req, "accepted").as_deref() == Some("1"))
         .then_some(pages::AcceptNotice::Accepted);
     let viewer = viewer(&viewing.signed_in);
-    Ok(http::html(StatusCode::OK, pages::proposal(names, &detail, &viewer, notice)))
+    Ok(http::html(
+        StatusCode::OK,
+        pages::proposal(names, &detail, &viewer, notice),
+    ))
 }
 
 async fn invoice(
@@ -190,7 +246,10 @@ async fn invoice(
     Ok(if json {
         http::json(StatusCode::OK, &detail)
     } else {
-        http::html(StatusCode::OK, pages::invoice(names, &detail, &viewer(&viewing.signed_in)))
+        http::html(
+            StatusCode::OK,
+            pages::invoice(names, &detail, &viewer(&viewing.signed_in)),
+        )
     })
 }
 

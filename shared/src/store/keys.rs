@@ -102,7 +102,10 @@ fn company_pk(slug: &CompanySlug) -> String {
 }
 
 pub fn company(slug: &CompanySlug) -> Key {
-    Key { pk: company_pk(slug), sk: "COMPANY".into() }
+    Key {
+        pk: company_pk(slug),
+        sk: "COMPANY".into(),
+    }
 }
 
 /// The GSI1 entry that lists every company.
@@ -118,11 +121,17 @@ pub fn client_partition(slug: &CompanySlug, client: &ClientId) -> String {
 }
 
 pub fn client(slug: &CompanySlug, client: &ClientId) -> Key {
-    Key { pk: client_partition(slug, client), sk: "CLIENT".into() }
+    Key {
+        pk: client_partition(slug, client),
+        sk: "CLIENT".into(),
+    }
 }
 
 fn in_client(slug: &CompanySlug, client: &ClientId, sk: String) -> Key {
-    Key { pk: client_partition(slug, client), sk }
+    Key {
+        pk: client_partition(slug, client),
+        sk,
+    }
 }
 
 pub fn job(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
@@ -153,15 +162,24 @@ pub fn payment(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
 /// Emails are matched case-insensitively: callers pass the address as typed.
 pub fn email_index(slug: &CompanySlug, email: &str) -> Key {
     let email = email.trim().to_lowercase();
-    Key { pk: format!("{}#EMAIL#{email}", company_pk(slug)), sk: "EMAIL".into() }
+    Key {
+        pk: format!("{}#EMAIL#{email}", company_pk(slug)),
+        sk: "EMAIL".into(),
+    }
 }
 
 pub fn login_link(slug: &CompanySlug, token: &TokenHash) -> Key {
-    Key { pk: format!("{}#LOGIN#{}", company_pk(slug), token.as_str()), sk: "LOGIN".into() }
+    Key {
+        pk: format!("{}#LOGIN#{}", company_pk(slug), token.as_str()),
+        sk: "LOGIN".into(),
+    }
 }
 
 pub fn session(slug: &CompanySlug, token: &TokenHash) -> Key {
-    Key { pk: format!("{}#SESSION#{}", company_pk(slug), token.as_str()), sk: "SESSION".into() }
+    Key {
+        pk: format!("{}#SESSION#{}", company_pk(slug), token.as_str()),
+        sk: "SESSION".into(),
+    }
 }
 
 pub fn leads_partition(slug: &CompanySlug) -> String {
@@ -173,12 +191,18 @@ pub const LEAD_PREFIX: &str = "LEAD#";
 /// Sorted by arrival, so the newest requests come first when read backwards.
 pub fn lead(slug: &CompanySlug, received_at: DateTime<Utc>, id: &DocumentId) -> Key {
     let at = received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ");
-    Key { pk: leads_partition(slug), sk: format!("{LEAD_PREFIX}{at}#{id}") }
+    Key {
+        pk: leads_partition(slug),
+        sk: format!("{LEAD_PREFIX}{at}#{id}"),
+    }
 }
 
 /// Marks a service-request form id as used, so a resubmitted form is stored once.
 pub fn lead_guard(slug: &CompanySlug, id: &DocumentId) -> Key {
-    Key { pk: leads_partition(slug), sk: format!("FORM#{id}") }
+    Key {
+        pk: leads_partition(slug),
+        sk: format!("FORM#{id}"),
+    }
 }
 
 /// One counter per source address per hour.
@@ -214,7 +238,10 @@ mod tests {
     #[test]
     fn email_keys_ignore_case_and_spaces() {
         let slug = CompanySlug::parse("greenridge").unwrap();
-        assert_eq!(email_index(&slug, " Dana@Example.NET "), email_index(&slug, "dana@example.net"));
+        assert_eq!(
+            email_index(&slug, " Dana@Example.NET "),
+            email_index(&slug, "dana@example.net")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -69,7 +70,10 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Request { operation, source: Box::new(error) }
+    StoreError::Request {
+        operation,
+        source: Box::new(error),
+    }
 }
 
 /// What a write did.
@@ -99,7 +103,11 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), requests: Arc::new(AtomicU64::new(0)) }
+        Self {
+            client,
+            table: table.into(),
+            requests: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub fn table_name(&self) -> &str {
@@ -139,7 +147,10 @@ impl Store {
         key: &Key,
         entity: Entity,
     ) -> Result<Option<T>, StoreError> {
-        self.get(key).await?.map(|item| decode(entity, item)).transpose()
+        self.get(key)
+            .await?
+            .map(|item| decode(entity, item))
+            .transpose()
     }
 
     /// Writes an item only if no item has its key; `false` if one already did.
@@ -212,14 +223,23 @@ impl Store {
         acceptance: &Acceptance,
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::acceptance(slug, client, &acceptance.proposal_id);
-        let created = self.put_new(&key, Entity::Acceptance, acceptance, Item::new()).await?;
-        Ok(if created { WriteOutcome::Created } else { WriteOutcome::Unchanged })
+        let created = self
+            .put_new(&key, Entity::Acceptance, acceptance, Item::new())
+            .await?;
+        Ok(if created {
+            WriteOutcome::Created
+        } else {
+            WriteOutcome::Unchanged
+        })
     }
 
     pub async fn create_company(&self, company: &Company) -> Result<bool, StoreError> {
         let key = keys::company(&company.slug);
         let (gsi_pk, gsi_sk) = keys::company_listing(&company.slug);
-        let extra = Item::from([(keys::GSI1PK.into(), s(&gsi_pk)), (keys::GSI1SK.into(), s(&gsi_sk))]);
+        let extra = Item::from([
+            (keys::GSI1PK.into(), s(&gsi_pk)),
+            (keys::GSI1SK.into(), s(&gsi_sk)),
+        ]);
         self.put_new(&key, Entity::Company, company, extra).await
     }
 
@@ -230,9 +250,18 @@ impl Store {
     /// Every company, in slug order, from the sparse GSI1 listing.
     pub async fn companies(&self) -> Result<Vec<Company>, StoreError> {
         let items = self
-            .query_all(keys::GSI1, "GSI1PK = :pk", s(keys::COMPANIES_GSI1PK), None, true)
+            .query_all(
+                keys::GSI1,
+                "GSI1PK = :pk",
+                s(keys::COMPANIES_GSI1PK),
+                None,
+                true,
+            )
             .await?;
-        items.into_iter().map(|item| decode(Entity::Company, item)).collect()
+        items
+            .into_iter()
+            .map(|item| decode(Entity::Company, item))
+            .collect()
     }
 
     /// Every item of one partition (or of one GSI1 partition), following pages.
@@ -284,7 +313,9 @@ impl Store {
         client: &ClientId,
     ) -> Result<Option<ClientPortal>, StoreError> {
         let partition = keys::client_partition(slug, client);
-        let items = self.query_all("table", "PK = :pk", s(&partition), None, true).await?;
+        let items = self
+            .query_all("table", "PK = :pk", s(&partition), None, true)
+            .await?;
         ClientPortal::from_items(items)
     }
 
@@ -293,7 +324,13 @@ impl Store {
         slug: &CompanySlug,
         client: &Client,
     ) -> Result<WriteOutcome, StoreError> {
-        self.upsert_record(&keys::client(slug, &client.id), Entity::Client, client, None).await
+        self.upsert_record(
+            &keys::client(slug, &client.id),
+            Entity::Client,
+            client,
+            None,
+        )
+        .await
     }
 
     /// Which clients an email address reaches: one GetItem.
@@ -302,7 +339,8 @@ impl Store {
         slug: &CompanySlug,
         email: &str,
     ) -> Result<Option<EmailEntry>, StoreError> {
-        self.get_as(&keys::email_index(slug, email), Entity::EmailIndex).await
+        self.get_as(&keys::email_index(slug, email), Entity::EmailIndex)
+            .await
     }
 
     /// Sets the clients an address reaches, keeping the link-voiding mark that sign-ins set.
@@ -313,8 +351,10 @@ impl Store {
         clients: &[crate::domain::ClientRef],
     ) -> Result<WriteOutcome, StoreError> {
         let key = keys::email_index(slug, email);
-        let value = to_attribute_value(clients)
-            .map_err(|source| StoreError::Encode { entity: "email index", source })?;
+        let value = to_attribute_value(clients).map_err(|source| StoreError::Encode {
+            entity: "email index",
+            source,
+        })?;
         self.count();
         let result = self
             .client
@@ -331,7 +371,12 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) if output.attributes.as_ref().is_some_and(|old| old.contains_key("clients")) => {
+            Ok(output)
+                if output
+                    .attributes
+                    .as_ref()
+                    .is_some_and(|old| old.contains_key("clients")) =>
+            {
                 Ok(WriteOutcome::Updated)
             }
             Ok(_) => Ok(WriteOutcome::Created),
@@ -351,7 +396,9 @@ impl Store {
         if self.put_new(&key, Entity::LoginLink, link, extra).await? {
             Ok(())
         } else {
-            Err(StoreError::ConditionFailed { operation: "PutItem login link" })
+            Err(StoreError::ConditionFailed {
+                operation: "PutItem login link",
+            })
         }
     }
 
@@ -360,7 +407,8 @@ impl Store {
         slug: &CompanySlug,
         token: &TokenHash,
     ) -> Result<Option<LoginLink>, StoreError> {
-        self.get_as(&keys::login_link(slug, token), Entity::LoginLink).await
+        self.get_as(&keys::login_link(slug, token), Entity::LoginLink)
+            .await
     }
 
     /// Spends a login link and opens a session, atomically: the link must be unused, unexpired
@@ -415,12 +463,38 @@ impl Store {
             TransactWriteItem::builder().update(void_older).build(),
             TransactWriteItem::builder().put(open_session).build(),
         ];
-        self.transact("TransactWriteItems redeem", items).await.map_err(StoreError::from)
+        self.transact("TransactWriteItems redeem", items)
+            .await
+            .map_err(StoreError::from)
     }
 
     /// Runs a transaction; a cancellation because of conditions comes back as the reasons,
-    /// one per item, so callers can tell which condition failed.
+    /// one per item, so callers can tell which condition failed. A cancellation only because
+    /// another transaction held the same items at that moment is retried: the loser of a
+    /// race must end up seeing the winner's write as a failed condition, not an error.
     async fn transact(
+        &self,
+        operation: &'static str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), TransactFailure> {
+        const ATTEMPTS: u32 = 6;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.transact_once(operation, items.clone()).await {
+                Err(TransactFailure::Cancelled { reasons, .. })
+                    if attempt < ATTEMPTS && is_conflict_only(&reasons) =>
+                {
+                    let jitter = u64::from(crate::ids::random_bytes::<1>()[0] % 20);
+                    let pause = 10 * u64::from(attempt) + jitter;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn transact_once(
         &self,
         operation: &'static str,
         items: Vec<TransactWriteItem>,
@@ -436,12 +510,12 @@ impl Store {
             Ok(_) => return Ok(()),
             Err(error) => error,
         };
-        let reasons = error.as_service_error().and_then(|service| match service {
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                cancelled,
-            ) => Some(cancelled.cancellation_reasons().to_vec()),
+        let reasons = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                Some(cancelled.cancellation_reasons().to_vec())
+            }
             _ => None,
-        });
+        };
         match reasons {
             Some(reasons) if !reasons.is_empty() => Err(TransactFailure::Cancelled {
                 operation,
@@ -453,7 +527,10 @@ impl Store {
                     })
                     .collect(),
             }),
-            _ => Err(TransactFailure::Store(request_error("TransactWriteItems", error))),
+            _ => Err(TransactFailure::Store(request_error(
+                "TransactWriteItems",
+                error,
+            ))),
         }
     }
 
@@ -462,7 +539,8 @@ impl Store {
         slug: &CompanySlug,
         token: &TokenHash,
     ) -> Result<Option<Session>, StoreError> {
-        self.get_as(&keys::session(slug, token), Entity::Session).await
+        self.get_as(&keys::session(slug, token), Entity::Session)
+            .await
     }
 
     /// Points a session at one of the accounts it may see; refused for any other account.
@@ -475,8 +553,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let key = keys::session(slug, token);
         let session: Option<Session> = self.get_as(&key, Entity::Session).await?;
-        let allowed = session
-            .is_some_and(|session| session.is_live(now) && session.may_see(client));
+        let allowed =
+            session.is_some_and(|session| session.is_live(now) && session.may_see(client));
         if !allowed {
             return Ok(false);
         }
@@ -500,7 +578,11 @@ impl Store {
         }
     }
 
-    pub async fn end_session(&self, slug: &CompanySlug, token: &TokenHash) -> Result<(), StoreError> {
+    pub async fn end_session(
+        &self,
+        slug: &CompanySlug,
+        token: &TokenHash,
+    ) -> Result<(), StoreError> {
         let key = keys::session(slug, token);
         self.count();
         self.client
@@ -529,7 +611,9 @@ impl Store {
             .table_name(&self.table)
             .key(keys::PK, s(&proposal_key.pk))
             .key(keys::SK, s(&proposal_key.sk))
-            .condition_expression("attribute_exists(PK) AND #state = :open AND valid_until >= :today")
+            .condition_expression(
+                "attribute_exists(PK) AND #state = :open AND valid_until >= :today",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":open", s("open"))
             .expression_attribute_values(":today", s(&today.to_string()))
@@ -538,13 +622,19 @@ impl Store {
         let acceptance_key = keys::acceptance(slug, client, &acceptance.proposal_id);
         let record = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(encode(&acceptance_key, Entity::Acceptance, acceptance)?))
+            .set_item(Some(encode(
+                &acceptance_key,
+                Entity::Acceptance,
+                acceptance,
+            )?))
             .condition_expression("attribute_not_exists(PK)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()?;
 
         let mut items = vec![
-            TransactWriteItem::builder().condition_check(still_open).build(),
+            TransactWriteItem::builder()
+                .condition_check(still_open)
+                .build(),
             TransactWriteItem::builder().put(record).build(),
         ];
         if let Some(job) = job {
@@ -565,12 +655,15 @@ impl Store {
             Err(TransactFailure::Store(error)) => Err(error),
             Err(TransactFailure::Cancelled { reasons, operation }) => {
                 let failed = |i: usize| {
-                    reasons.get(i).is_some_and(|r| r.code == "ConditionalCheckFailed")
+                    reasons
+                        .get(i)
+                        .is_some_and(|r| r.code == "ConditionalCheckFailed")
                 };
                 if failed(1) {
-                    let existing = reasons[1].item.clone().ok_or(StoreError::ConditionFailed {
-                        operation,
-                    })?;
+                    let existing = reasons[1]
+                        .item
+                        .clone()
+                        .ok_or(StoreError::ConditionFailed { operation })?;
                     let existing: Acceptance = decode(Entity::Acceptance, existing)?;
                     Ok(Err(AcceptRefusal::AlreadyAccepted(Box::new(existing))))
                 } else if failed(0) {
@@ -589,7 +682,11 @@ impl Store {
         let guard_key = keys::lead_guard(slug, &lead.id);
         let guard = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(encode(&guard_key, Entity::Lead, &serde_json::json!({}))?))
+            .set_item(Some(encode(
+                &guard_key,
+                Entity::Lead,
+                &serde_json::json!({}),
+            )?))
             .condition_expression("attribute_not_exists(PK)")
             .build()?;
         let key = keys::lead(slug, lead.received_at, &lead.id);
@@ -604,7 +701,9 @@ impl Store {
         match self.transact("TransactWriteItems lead", items).await {
             Ok(()) => Ok(true),
             Err(TransactFailure::Cancelled { reasons, .. })
-                if reasons.first().is_some_and(|r| r.code == "ConditionalCheckFailed") =>
+                if reasons
+                    .first()
+                    .is_some_and(|r| r.code == "ConditionalCheckFailed") =>
             {
                 Ok(false)
             }
@@ -616,9 +715,18 @@ impl Store {
     pub async fn leads(&self, slug: &CompanySlug) -> Result<Vec<Lead>, StoreError> {
         let partition = s(&keys::leads_partition(slug));
         let items = self
-            .query_all("table", "PK = :pk", partition, Some(keys::LEAD_PREFIX), false)
+            .query_all(
+                "table",
+                "PK = :pk",
+                partition,
+                Some(keys::LEAD_PREFIX),
+                false,
+            )
             .await?;
-        items.into_iter().map(|item| decode(Entity::Lead, item)).collect()
+        items
+            .into_iter()
+            .map(|item| decode(Entity::Lead, item))
+            .collect()
     }
 
     /// Counts one use of `source` in the current hour; `false` once `limit` uses are counted.
@@ -658,7 +766,10 @@ impl Store {
 /// A transaction that did not commit.
 #[derive(Debug)]
 enum TransactFailure {
-    Cancelled { operation: &'static str, reasons: Vec<CancelReason> },
+    Cancelled {
+        operation: &'static str,
+        reasons: Vec<CancelReason>,
+    },
     Store(StoreError),
 }
 
@@ -671,7 +782,9 @@ struct CancelReason {
 impl From<TransactFailure> for StoreError {
     fn from(failure: TransactFailure) -> Self {
         match failure {
-            TransactFailure::Cancelled { operation, .. } => StoreError::ConditionFailed { operation },
+            TransactFailure::Cancelled { operation, .. } => {
+                StoreError::ConditionFailed { operation }
+            }
             TransactFailure::Store(error) => error,
         }
     }
@@ -681,6 +794,14 @@ impl From<BuildError> for TransactFailure {
     fn from(error: BuildError) -> Self {
         TransactFailure::Store(error.into())
     }
+}
+
+/// True when nothing but a concurrent transaction stopped this one.
+fn is_conflict_only(reasons: &[CancelReason]) -> bool {
+    reasons.iter().any(|r| r.code == "TransactionConflict")
+        && reasons
+            .iter()
+            .all(|r| r.code == "TransactionConflict" || r.code == "None")
 }
 
 fn is_conditional<E, R>(error: &SdkError<E, R>) -> bool
@@ -710,8 +831,10 @@ fn ttl_attribute(expires: DateTime<Utc>) -> Item {
 }
 
 fn encode<T: Serialize>(key: &Key, entity: Entity, record: &T) -> Result<Item, StoreError> {
-    let mut item: Item =
-        to_item(record).map_err(|source| StoreError::Encode { entity: entity.name(), source })?;
+    let mut item: Item = to_item(record).map_err(|source| StoreError::Encode {
+        entity: entity.name(),
+        source,
+    })?;
     item.insert(keys::PK.into(), s(&key.pk));
     item.insert(keys::SK.into(), s(&key.sk));
     item.insert(keys::ENTITY_TYPE.into(), s(entity.name()));
@@ -724,7 +847,12 @@ fn decode<T: DeserializeOwned>(entity: Entity, item: Item) -> Result<T, StoreErr
         _ => String::new(),
     };
     let (pk, sk) = (text(keys::PK), text(keys::SK));
-    from_item(item).map_err(|source| StoreError::Decode { entity: entity.name(), pk, sk, source })
+    from_item(item).map_err(|source| StoreError::Decode {
+        entity: entity.name(),
+        pk,
+        sk,
+        source,
+    })
 }
 
 /// A stable digest of an item's content, independent of attribute order.
@@ -745,8 +873,10 @@ fn canonical(value: &AttributeValue) -> String {
         AttributeValue::M(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> =
-                entries.into_iter().map(|(k, v)| format!("{k}={}", canonical(v))).collect();
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{k}={}", canonical(v)))
+                .collect();
             format!("M{{{}}}", inner.join(","))
         }
         AttributeValue::L(list) => {

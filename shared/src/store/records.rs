@@ -17,7 +17,11 @@ use crate::ids::{ClientId, DocumentId};
 pub struct EmailEntry {
     pub email: String,
     pub clients: Vec<ClientRef>,
-    #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
+    #[serde(
+        default,
+        with = "chrono::serde::ts_milliseconds_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub links_void_before: Option<DateTime<Utc>>,
 }
 
@@ -30,7 +34,12 @@ pub struct LoginLink {
     pub issued_at: DateTime<Utc>,
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub expires_at: DateTime<Utc>,
-    #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
+    /// Absent until spent: the redeeming condition is `attribute_not_exists(used_at)`.
+    #[serde(
+        default,
+        with = "chrono::serde::ts_milliseconds_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub used_at: Option<DateTime<Utc>>,
 }
 
@@ -130,7 +139,9 @@ impl ClientPortal {
                 Some(Entity::Proposal) => portal.proposals.push(decode(Entity::Proposal, item)?),
                 Some(Entity::Acceptance) => {
                     let acceptance: Acceptance = decode(Entity::Acceptance, item)?;
-                    portal.acceptances.insert(acceptance.proposal_id.clone(), acceptance);
+                    portal
+                        .acceptances
+                        .insert(acceptance.proposal_id.clone(), acceptance);
                 }
                 Some(Entity::Invoice) => portal.invoices.push(decode(Entity::Invoice, item)?),
                 Some(Entity::Payment) => portal.payments.push(decode(Entity::Payment, item)?),

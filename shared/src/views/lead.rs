@@ -42,47 +42,57 @@ pub fn form(
     signed_in_as: Option<&str>,
 ) -> Markup {
     let (slug, name) = company;
-    layout("Request service", Some(company), signed_in_as, html! {
-        h1 { "Request service from " (name) }
-        @if !errors.is_empty() {
-            p.error role="alert" { "Please check the fields marked below." }
-        }
-        @if let Some(error) = error_for(errors, "form_id") { p.error { (error) } }
-        form.card method="post" action={ "/p/" (slug) "/request" } novalidate {
-            input type="hidden" name="form_id" value=(values.form_id);
-            (field(errors, "name", "Your name", &values.name, "text", "name", true))
-            (field(errors, "email", "Email", &values.email, "email", "email", true))
-            (field(errors, "phone", "Phone", &values.phone, "tel", "tel", false))
-            (field(errors, "service_address", "Service address", &values.service_address,
-                "text", "street-address", true))
-            (field(errors, "service_wanted", "What would you like done?", &values.service_wanted,
-                "textarea", "off", true))
-            label for="preferred_timing" { "Preferred timing" span.muted { " (optional)" } }
-            select #preferred_timing name="preferred_timing" {
-                option value="" { "No preference" }
-                @for timing in TIMINGS {
-                    option value=(timing) selected[values.preferred_timing == timing] { (timing) }
+    layout(
+        "Request service",
+        Some(company),
+        signed_in_as,
+        html! {
+            h1 { "Request service from " (name) }
+            @if !errors.is_empty() {
+                p.error role="alert" { "Please check the fields marked below." }
+            }
+            @if let Some(error) = error_for(errors, "form_id") { p.error { (error) } }
+            form.card method="post" action={ "/p/" (slug) "/request" } novalidate {
+                input type="hidden" name="form_id" value=(values.form_id);
+                (field(errors, "name", "Your name", &values.name, "text", "name", true))
+                (field(errors, "email", "Email", &values.email, "email", "email", true))
+                (field(errors, "phone", "Phone", &values.phone, "tel", "tel", false))
+                (field(errors, "service_address", "Service address", &values.service_address,
+                    "text", "street-address", true))
+                (field(errors, "service_wanted", "What would you like done?", &values.service_wanted,
+                    "textarea", "off", true))
+                label for="preferred_timing" { "Preferred timing" span.muted { " (optional)" } }
+                select #preferred_timing name="preferred_timing" {
+                    option value="" { "No preference" }
+                    @for timing in TIMINGS {
+                        option value=(timing) selected[values.preferred_timing == timing] { (timing) }
+                    }
                 }
+                @if let Some(error) = error_for(errors, "preferred_timing") { p.error { (error) } }
+                (field(errors, "notes", "Notes", &values.notes, "textarea", "off", false))
+                div.hp aria-hidden="true" {
+                    label for=(HONEYPOT_FIELD) { "Leave this empty" }
+                    input id=(HONEYPOT_FIELD) name=(HONEYPOT_FIELD) type="text" tabindex="-1"
+                        autocomplete="off" value="";
+                }
+                button type="submit" { "Send request" }
             }
-            @if let Some(error) = error_for(errors, "preferred_timing") { p.error { (error) } }
-            (field(errors, "notes", "Notes", &values.notes, "textarea", "off", false))
-            div.hp aria-hidden="true" {
-                label for=(HONEYPOT_FIELD) { "Leave this empty" }
-                input id=(HONEYPOT_FIELD) name=(HONEYPOT_FIELD) type="text" tabindex="-1"
-                    autocomplete="off" value="";
-            }
-            button type="submit" { "Send request" }
-        }
-    })
+        },
+    )
 }
 
 pub fn thanks(company: (&CompanySlug, &str), who: &str, signed_in_as: Option<&str>) -> Markup {
     let (slug, name) = company;
-    layout("Request sent", Some(company), signed_in_as, html! {
-        h1 { "Thank you, " (who) }
-        div.card {
-            p { "Your request has reached " (name) ". They will be in touch soon." }
-            a.button href={ "/p/" (slug) "/" } { "Back to the portal" }
-        }
-    })
+    layout(
+        "Request sent",
+        Some(company),
+        signed_in_as,
+        html! {
+            h1 { "Thank you, " (who) }
+            div.card {
+                p { "Your request has reached " (name) ". They will be in touch soon." }
+                a.button href={ "/p/" (slug) "/" } { "Back to the portal" }
+            }
+        },
+    )
 }

@@ -90,36 +90,47 @@ pub fn layout(
 /// The one "not found" page. It is the same for a document that does not exist and for one
 /// that belongs to someone else, so it never reveals which.
 pub fn not_found(company: Option<(&CompanySlug, &str)>) -> Markup {
-    layout("Not found", company, None, html! {
-        h1 { "Page not found" }
-        p { "There is nothing at this address. Check the link, or go back to the portal." }
-        @if let Some((slug, _)) = company {
-            a.button href={ "/p/" (slug) "/" } { "Go to the portal" }
-        }
-    })
+    layout(
+        "Not found",
+        company,
+        None,
+        html! {
+            h1 { "Page not found" }
+            p { "There is nothing at this address. Check the link, or go back to the portal." }
+            @if let Some((slug, _)) = company {
+                a.button href={ "/p/" (slug) "/" } { "Go to the portal" }
+            }
+        },
+    )
 }
 
 /// A page for a failure that is ours, not the visitor's.
 pub fn server_error() -> Markup {
-    layout("Something went wrong", None, None, html! {
-        h1 { "Something went wrong" }
-        p { "We could not finish this request. Please try again in a moment." }
-    })
+    layout(
+        "Something went wrong",
+        None,
+        None,
+        html! {
+            h1 { "Something went wrong" }
+            p { "We could not finish this request. Please try again in a moment." }
+        },
+    )
 }
 
 /// A page for a request we refuse, with the reason in words.
-pub fn message_page(
-    title: &str,
-    company: Option<(&CompanySlug, &str)>,
-    message: &str,
-) -> Markup {
-    layout(title, company, None, html! {
-        h1 { (title) }
-        p { (message) }
-        @if let Some((slug, _)) = company {
-            a.button href={ "/p/" (slug) "/" } { "Go to the portal" }
-        }
-    })
+pub fn message_page(title: &str, company: Option<(&CompanySlug, &str)>, message: &str) -> Markup {
+    layout(
+        title,
+        company,
+        None,
+        html! {
+            h1 { (title) }
+            p { (message) }
+            @if let Some((slug, _)) = company {
+                a.button href={ "/p/" (slug) "/" } { "Go to the portal" }
+            }
+        },
+    )
 }
 
 /// Dates as people read them: `Dec 4, 2026`.

@@ -37,76 +37,81 @@ fn payment_status(status: PaymentStatus) -> Markup {
 pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
     let slug = &home.company.slug;
     let company = (slug, home.company.name.as_str());
-    layout("Your portal", Some(company), Some(viewer.email), html! {
-        h1 { (home.client.name) }
-        @if viewer.can_switch {
-            p { a href={ "/p/" (slug) "/?choose=account" } { "Switch account" } }
-        }
-        div.card {
-            strong { "Balance due: " (home.balance_due) }
-            p.muted { "As of " (date(home.today)) }
-        }
+    layout(
+        "Your portal",
+        Some(company),
+        Some(viewer.email),
+        html! {
+            h1 { (home.client.name) }
+            @if viewer.can_switch {
+                p { a href={ "/p/" (slug) "/?choose=account" } { "Switch account" } }
+            }
+            div.card {
+                strong { "Balance due: " (home.balance_due) }
+                p.muted { "As of " (date(home.today)) }
+            }
 
-        h2 { "Proposals" }
-        @if home.proposals.is_empty() {
-            p.muted { "No proposals yet." }
-        } @else {
-            table {
-                thead { tr { th { "Proposal" } th.optional { "Date" } th { "Status" }
-                    th.num { "Total" } } }
-                tbody {
-                    @for proposal in &home.proposals {
-                        tr {
-                            td {
-                                a href={ "/p/" (slug) "/proposals/" (proposal.id) } {
-                                    "#" (proposal.number)
+            h2 { "Proposals" }
+            @if home.proposals.is_empty() {
+                p.muted { "No proposals yet." }
+            } @else {
+                table {
+                    thead { tr { th { "Proposal" } th.optional { "Date" } th { "Status" }
+                        th.num { "Total" } } }
+                    tbody {
+                        @for proposal in &home.proposals {
+                            tr {
+                                td {
+                                    a href={ "/p/" (slug) "/proposals/" (proposal.id) } {
+                                        "#" (proposal.number)
+                                    }
+                                    @if let Some(property) = &proposal.property {
+                                        br; span.muted { (property) }
+                                    }
                                 }
-                                @if let Some(property) = &proposal.property {
-                                    br; span.muted { (property) }
-                                }
+                                td.optional { (date(proposal.created_on)) }
+                                td { (proposal_status(proposal.status)) }
+                                td.num { (proposal.total) }
                             }
-                            td.optional { (date(proposal.created_on)) }
-                            td { (proposal_status(proposal.status)) }
-                            td.num { (proposal.total) }
                         }
                     }
                 }
             }
-        }
 
-        h2 { "Invoices" }
-        @if home.invoices.is_empty() {
-            p.muted { "No invoices yet." }
-        } @else {
-            table {
-                thead { tr { th { "Invoice" } th.optional { "Date" } th { "Status" }
-                    th.num.optional { "Total" } th.num { "Balance" } } }
-                tbody {
-                    @for invoice in &home.invoices {
-                        tr {
-                            td {
-                                a href={ "/p/" (slug) "/invoices/" (invoice.id) } {
-                                    "#" (invoice.number)
+            h2 { "Invoices" }
+            @if home.invoices.is_empty() {
+                p.muted { "No invoices yet." }
+            } @else {
+                table {
+                    thead { tr { th { "Invoice" } th.optional { "Date" } th { "Status" }
+                        th.num.optional { "Total" } th.num { "Balance" } } }
+                    tbody {
+                        @for invoice in &home.invoices {
+                            tr {
+                                td {
+                                    a href={ "/p/" (slug) "/invoices/" (invoice.id) } {
+                                        "#" (invoice.number)
+                                    }
+                                    @if let Some(property) = &invoice.property {
+                                        br; span.muted { (property) }
+                                    }
                                 }
-                                @if let Some(property) = &invoice.property {
-                                    br; span.muted { (property) }
+                                td.optional {
+                                    @if let Some(day) = invoice.invoice_date { (date(day)) }
                                 }
+                                td { (payment_status(invoice.status)) }
+                                td.num.optional { (invoice.total) }
+                                td.num { (invoice.balance) }
                             }
-                            td.optional {
-                                @if let Some(day) = invoice.invoice_date { (date(day)) }
-                            }
-                            td { (payment_status(invoice.status)) }
-                            td.num.optional { (invoice.total) }
-                            td.num { (invoice.balance) }
                         }
                     }
                 }
             }
-        }
 
-        h2 { "Need something done?" }
-        a.button href={ "/p/" (slug) "/request" } { "Request service" }
-    })
+            h2 { "Need something done?" }
+            a.button href={ "/p/" (slug) "/request" } { "Request service" }
+        },
+    )
 }
 
 fn lines_table(lines: &[Line]) -> Markup {
@@ -142,51 +147,61 @@ pub fn proposal(
 ) -> Markup {
     let (slug, _) = company;
     let summary = &detail.summary;
-    layout("Proposal", Some(company), Some(viewer.email), html! {
-        p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
-        h1 { "Proposal #" (summary.number) }
-        @match notice {
-            Some(AcceptNotice::Accepted) => p.ok role="status" { "Thank you: proposal accepted." },
-            Some(AcceptNotice::Refused(why)) => p.notice role="alert" { (why) },
-            None => {},
-        }
-        div.card {
-            p { (proposal_status(summary.status)) }
-            @if let Some(property) = &summary.property { p { "For " (property) } }
-            p { "Dated " (date(summary.created_on)) ". Valid until " (date(summary.valid_until)) "." }
-            @if let Some(message) = &detail.message { p { (message) } }
-            (lines_table(&detail.lines))
-            p { strong { "Total: " (summary.total) } }
-        }
-        @if let (Some(on), Some(by)) = (summary.accepted_on, &detail.accepted_by) {
-            p.ok { "Accepted " (date(on)) " by " (by) "." }
-        } @else if detail.can_accept {
-            form method="post" action={ "/p/" (slug) "/proposals/" (summary.id) "/accept" } {
-                p { "By accepting, you agree to the work and the total above." }
-                button type="submit" { "Accept proposal" }
+    layout(
+        "Proposal",
+        Some(company),
+        Some(viewer.email),
+        html! {
+            p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
+            h1 { "Proposal #" (summary.number) }
+            @match notice {
+                Some(AcceptNotice::Accepted) => p.ok role="status" { "Thank you: proposal accepted." },
+                Some(AcceptNotice::Refused(why)) => p.notice role="alert" { (why) },
+                None => {},
             }
-        } @else if summary.status == ProposalStatus::Expired {
-            p.notice { "This proposal has expired and can no longer be accepted. \
-                         Please contact us for a new one." }
-        }
-    })
+            div.card {
+                p { (proposal_status(summary.status)) }
+                @if let Some(property) = &summary.property { p { "For " (property) } }
+                p { "Dated " (date(summary.created_on)) ". Valid until " (date(summary.valid_until)) "." }
+                @if let Some(message) = &detail.message { p { (message) } }
+                (lines_table(&detail.lines))
+                p { strong { "Total: " (summary.total) } }
+            }
+            @if let (Some(on), Some(by)) = (summary.accepted_on, &detail.accepted_by) {
+                p.ok { "Accepted " (date(on)) " by " (by) "." }
+            } @else if detail.can_accept {
+                form method="post" action={ "/p/" (slug) "/proposals/" (summary.id) "/accept" } {
+                    p { "By accepting, you agree to the work and the total above." }
+                    button type="submit" { "Accept proposal" }
+                }
+            } @else if summary.status == ProposalStatus::Expired {
+                p.notice { "This proposal has expired and can no longer be accepted. \
+                             Please contact us for a new one." }
+            }
+        },
+    )
 }
 
 pub fn invoice(company: (&CompanySlug, &str), detail: &InvoiceDetail, viewer: &Viewer) -> Markup {
     let (slug, _) = company;
     let summary = &detail.summary;
-    layout("Invoice", Some(company), Some(viewer.email), html! {
-        p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
-        h1 { "Invoice #" (summary.number) }
-        div.card {
-            p { (payment_status(summary.status)) }
-            @if let Some(property) = &summary.property { p { "For " (property) } }
-            @if let Some(day) = summary.invoice_date { p { "Dated " (date(day)) "." } }
-            @if let Some(day) = summary.due_date { p { "Due " (date(day)) "." } }
-            @if let Some(memo) = &detail.memo { p { (memo) } }
-            (lines_table(&detail.lines))
-            p { "Total: " (summary.total) }
-            p { strong { "Balance due: " (summary.balance) } }
-        }
-    })
+    layout(
+        "Invoice",
+        Some(company),
+        Some(viewer.email),
+        html! {
+            p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
+            h1 { "Invoice #" (summary.number) }
+            div.card {
+                p { (payment_status(summary.status)) }
+                @if let Some(property) = &summary.property { p { "For " (property) } }
+                @if let Some(day) = summary.invoice_date { p { "Dated " (date(day)) "." } }
+                @if let Some(day) = summary.due_date { p { "Due " (date(day)) "." } }
+                @if let Some(memo) = &detail.memo { p { (memo) } }
+                (lines_table(&detail.lines))
+                p { "Total: " (summary.total) }
+                p { strong { "Balance due: " (summary.balance) } }
+            }
+        },
+    )
 }
