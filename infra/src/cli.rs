@@ -27,13 +27,7 @@ use porchlight_shared::store::StoreError;
 use crate::local_env::apply_local_defaults;
 use crate::qbo::{self, QboError};
 
-// Until `porchlight-shared` exports its csv module, the same file is compiled in here;
-// the CLI uses only part of it.
-#[allow(dead_code)]
-#[path = "../../shared/src/csv.rs"]
-mod csv;
-
-use csv::{Cell, to_csv};
+use porchlight_shared::csv::{Cell, to_csv};
 
 /// Operate Porchlight: companies, imports, portals and service requests.
 #[derive(Debug, Parser)]

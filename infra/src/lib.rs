@@ -5,5 +5,6 @@ pub mod cli;
 pub mod local;
 pub mod local_env;
 pub mod qbo;
+pub mod stack;
 pub mod table;
 pub mod template;

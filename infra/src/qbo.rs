@@ -1119,8 +1119,13 @@ pub async fn import_dir(
     apply(store, company, &plan, &export.source.display().to_string()).await
 }
 
-/// Writes a plan. Clients go first and email addresses last, so an address never reaches
-/// a client that is not on record yet, even if the import stops halfway.
+/// Writes a plan. The order keeps every halfway state safe: clients before anything that
+/// points at them, an estimate's acceptance before its proposal (so a proposal QuickBooks
+/// already accepted is never open for a moment), and email addresses last, so an address
+/// never reaches a client whose documents are not on record yet.
+///
+/// Known gap: the import adds and updates, never removes. An address taken off a customer
+/// in QuickBooks keeps reaching the client until staff remove it.
 pub async fn apply(
     store: &Store,
     company: &Company,
@@ -1145,24 +1150,23 @@ pub async fn apply(
     for client in &plan.clients {
         summary.clients.add(store.save_client(slug, client).await?);
     }
+
     for job in &plan.jobs {
         let key = keys::job(slug, &job.client_id, &job.record.id);
-        summary.jobs.add(
-            store
-                .upsert_record(&key, Entity::Job, &job.record, None)
-                .await?,
-        );
-    }
-    for proposal in &plan.proposals {
-        let key = keys::proposal(slug, &proposal.client_id, &proposal.record.id);
-        let outcome = store.upsert_record(&key, Entity::Proposal, &proposal.record, None);
-        summary.proposals.add(outcome.await?);
+        let outcome = store.upsert_record(&key, Entity::Job, &job.record, None);
+        summary.jobs.add(outcome.await?);
     }
     for acceptance in &plan.acceptances {
         let outcome =
             store.record_outside_acceptance(slug, &acceptance.client_id, &acceptance.record);
         summary.acceptances.add(outcome.await?);
     }
+    for proposal in &plan.proposals {
+        let key = keys::proposal(slug, &proposal.client_id, &proposal.record.id);
+        let outcome = store.upsert_record(&key, Entity::Proposal, &proposal.record, None);
+        summary.proposals.add(outcome.await?);
+    }
+
     for invoice in &plan.invoices {
         let key = keys::invoice(slug, &invoice.client_id, &invoice.record.id);
         let outcome = store.upsert_record(&key, Entity::Invoice, &invoice.record, None);
@@ -1173,6 +1177,7 @@ pub async fn apply(
         let outcome = store.upsert_record(&key, Entity::Payment, &payment.record, None);
         summary.payments.add(outcome.await?);
     }
+
     for reach in &plan.emails {
         let outcome = store.set_email_clients(slug, &reach.email, &reach.clients);
         summary.emails.add(outcome.await?);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod csv;
 pub mod domain;
 pub mod http;
 pub mod ids;

@@ -1,0 +1,108 @@
+//! Bringing up the local stack: wait for DynamoDB Local, create the table from the template,
+//! load the demo company from the QuickBooks sample, and serve every function on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use porchlight_shared::context::AppContext;
+use porchlight_shared::domain::{Company, Settings};
+use porchlight_shared::ids::{CompanySlug, random_bytes};
+use porchlight_shared::money::Currency;
+use tokio::net::TcpListener;
+
+use crate::{local, qbo, table, template};
+
+/// The demo company `make run` loads: the QuickBooks sample company.
+pub const DEMO_SLUG: &str = "craigs-landscaping";
+pub const DEMO_NAME: &str = "Craig's Design and Landscaping Services";
+/// The sample company is in Mountain View, California.
+pub const DEMO_TIME_ZONE: &str = "America/Los_Angeles";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("DynamoDB Local did not answer at {endpoint} within {seconds} s; is it running?")]
+    EngineDown { endpoint: String, seconds: u64 },
+    #[error(transparent)]
+    Table(#[from] table::TableError),
+    #[error(transparent)]
+    Store(#[from] porchlight_shared::store::StoreError),
+    #[error(transparent)]
+    Import(#[from] qbo::QboError),
+    #[error("could not listen on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where the sample data lives: `PORCHLIGHT_SAMPLE_DIR`, else `../shared/data/qbo-sample`
+/// beside the repository.
+pub fn sample_dir() -> PathBuf {
+    match std::env::var_os("PORCHLIGHT_SAMPLE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => crate::local_env::repo_root().join("../shared/data/qbo-sample"),
+    }
+}
+
+/// Waits for the engine to answer a ListTables call.
+pub async fn wait_for_engine(ctx: &AppContext, seconds: u64) -> Result<(), StackError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if ctx.store.dynamo().list_tables().limit(1).send().await.is_ok() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
+            return Err(StackError::EngineDown { endpoint, seconds });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Creates the demo company on first start, then imports the sample (a no-op when it is
+/// already loaded).
+pub async fn load_demo(ctx: &AppContext, sample: &Path) -> Result<qbo::ImportSummary, StackError> {
+    let slug = CompanySlug::parse(DEMO_SLUG).expect("the demo slug is valid");
+    let company = match ctx.store.company(&slug).await? {
+        Some(company) => company,
+        None => {
+            let company = Company {
+                slug: slug.clone(),
+                name: DEMO_NAME.into(),
+                time_zone: DEMO_TIME_ZONE.parse().expect("the demo zone is valid"),
+                currency: Currency::usd(),
+                notify_email: "office@craigs-landscaping.example".into(),
+                id_secret: hex::encode(random_bytes::<32>()),
+                settings: Settings::default(),
+                created_at: Utc::now(),
+            };
+            ctx.store.create_company(&company).await?;
+            // A concurrent first start may have won; use whatever is stored.
+            ctx.store.company(&slug).await?.unwrap_or(company)
+        }
+    };
+    Ok(qbo::import_dir(&ctx.store, &company, sample).await?)
+}
+
+/// Creates the table (if absent) and starts serving on `listener`; returns when the listener
+/// fails, which it does not in practice: the caller stops the process.
+pub async fn serve(ctx: Arc<AppContext>, listener: TcpListener) {
+    let routes = Arc::new(template::routes());
+    local::serve(listener, ctx, routes).await;
+}
+
+/// Binds the portal's address on loopback only.
+pub async fn listen(port: u16) -> Result<TcpListener, StackError> {
+    let address = format!("127.0.0.1:{port}");
+    TcpListener::bind(&address).await.map_err(|source| StackError::Listen { address, source })
+}
+
+/// Prepares the engine: waits for it and creates the table from the template.
+pub async fn prepare(ctx: &AppContext) -> Result<(), StackError> {
+    wait_for_engine(ctx, 60).await?;
+    table::create_table(ctx.store.dynamo(), ctx.store.table_name()).await?;
+    Ok(())
+}
