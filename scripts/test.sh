@@ -49,6 +49,6 @@ export PORCHLIGHT_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 
 # Run both checks even when the first fails, so one run reports everything.
 status=0
-cargo test --locked --workspace || status=1
+cargo test --locked --workspace --no-fail-fast || status=1
 cfn-lint template.yaml || status=1
 exit "$status"
