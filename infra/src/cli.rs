@@ -698,13 +698,13 @@ mod tests {
             "--json",
             "--local",
         ])
-        .unwrap();
+        .expect("test data is valid");
 
         assert!(cli.local);
         let Command::Portal(PortalCommand::Show { on, json, .. }) = cli.command else {
             panic!("parsed as another command");
         };
-        assert_eq!(on, Some("2026-12-04".parse().unwrap()));
+        assert_eq!(on, Some("2026-12-04".parse().expect("test data is valid")));
         assert!(json);
     }
 
@@ -761,7 +761,7 @@ mod tests {
     fn lead_csv_neutralises_formulas() {
         let lead = Lead {
             id: DocumentId::derived("s", "lead"),
-            received_at: "2026-12-04T17:30:00Z".parse().unwrap(),
+            received_at: "2026-12-04T17:30:00Z".parse().expect("test data is valid"),
             name: r#"=HYPERLINK("http://example.invalid/x","Open")"#.into(),
             email: "dana@example.com".into(),
             phone: "+1 650 555 0100".into(),
@@ -775,7 +775,7 @@ mod tests {
 
         let csv = leads_csv(&[lead]);
 
-        let row = csv.lines().nth(1).unwrap();
+        let row = csv.lines().nth(1).expect("test data is valid");
         assert!(
             row.starts_with("\"2026-12-04T17:30:00+00:00\",\"'=HYPERLINK(\"\"http"),
             "{row}"
@@ -800,7 +800,7 @@ mod tests {
 
     #[test]
     fn portal_links_follow_the_base_url() {
-        let slug = CompanySlug::parse("craigs-landscaping").unwrap();
+        let slug = CompanySlug::parse("craigs-landscaping").expect("test data is valid");
         assert_eq!(
             portal_link("http://127.0.0.1:3000/", &slug),
             "http://127.0.0.1:3000/p/craigs-landscaping"

@@ -119,7 +119,7 @@ mod tests {
             value(&all, "PORCHLIGHT_MAIL_FROM"),
             Some("Porchlight <portal@porchlight.localhost>")
         );
-        let outbox = value(&all, "PORCHLIGHT_OUTBOX_DIR").unwrap();
+        let outbox = value(&all, "PORCHLIGHT_OUTBOX_DIR").expect("test data is valid");
         assert!(outbox.ends_with(".porchlight/outbox"), "{outbox}");
     }
 

@@ -1195,14 +1195,14 @@ mod tests {
 
     fn company() -> Company {
         Company {
-            slug: CompanySlug::parse("craigs-landscaping").unwrap(),
+            slug: CompanySlug::parse("craigs-landscaping").expect("test data is valid"),
             name: "Craig's Design and Landscaping Services".into(),
             time_zone: chrono_tz::America::Los_Angeles,
             currency: Currency::usd(),
             notify_email: "craig@example.com".into(),
             id_secret: "test-secret".into(),
             settings: Settings::default(),
-            created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            created_at: "2026-01-01T00:00:00Z".parse().expect("test data is valid"),
         }
     }
 
@@ -1227,7 +1227,7 @@ mod tests {
     }
 
     fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
+        text.parse().expect("test data is valid")
     }
 
     #[test]
@@ -1241,7 +1241,7 @@ mod tests {
             e: Decimal,
         }
         let json = r#"{"a": 226.75, "b": 100, "c": 100.0, "d": 1675.52, "e": "-15.00"}"#;
-        let amounts: Amounts = serde_json::from_str(json).unwrap();
+        let amounts: Amounts = serde_json::from_str(json).expect("test data is valid");
         let usd = Currency::usd();
         let cents = |d: &Decimal| d.to_money(&usd).map(|m| m.minor);
 
@@ -1256,9 +1256,9 @@ mod tests {
     #[test]
     fn amounts_that_are_not_money_are_refused() {
         let usd = Currency::usd();
-        let finer: Decimal = serde_json::from_str("0.125").unwrap();
+        let finer: Decimal = serde_json::from_str("0.125").expect("test data is valid");
         assert_eq!(finer.to_money(&usd), None);
-        let exponent: Decimal = serde_json::from_str("1e3").unwrap();
+        let exponent: Decimal = serde_json::from_str("1e3").expect("test data is valid");
         assert_eq!(exponent.to_money(&usd), None);
         assert!(serde_json::from_str::<Decimal>("true").is_err());
     }
@@ -1412,7 +1412,11 @@ mod tests {
 
         assert_eq!(plan.proposals.len(), 5);
         assert_eq!(plan.jobs.len(), 5);
-        let pending = plan.proposals.iter().find(|p| p.qbo_id == "177").unwrap();
+        let pending = plan
+            .proposals
+            .iter()
+            .find(|p| p.qbo_id == "177")
+            .expect("test data is valid");
         assert_eq!(pending.record.state, ProposalState::Open);
         assert_eq!(pending.record.created_on, day("2015-03-26"));
         assert_eq!(pending.record.valid_until, day("2015-04-25"));
@@ -1443,7 +1447,12 @@ mod tests {
             day("2025-01-09")
         );
 
-        let job = &plan.jobs.iter().find(|j| j.qbo_id == "46").unwrap().record;
+        let job = &plan
+            .jobs
+            .iter()
+            .find(|j| j.qbo_id == "46")
+            .expect("test data is valid")
+            .record;
         assert_eq!(job.title, "Pest Control Services");
         assert_eq!(job.created_stage, Stage::Proposal);
         assert_eq!(
@@ -1458,7 +1467,11 @@ mod tests {
         let (plan, company) = sample_plan();
 
         assert_eq!(plan.payments.len(), 13);
-        let partial = plan.payments.iter().find(|p| p.qbo_id == "163").unwrap();
+        let partial = plan
+            .payments
+            .iter()
+            .find(|p| p.qbo_id == "163")
+            .expect("test data is valid");
         assert_eq!(partial.record.amount.minor, 6500);
         assert_eq!(partial.record.unapplied.minor, 1000);
         assert_eq!(
@@ -1468,7 +1481,11 @@ mod tests {
                 amount: Money::new(5500, Currency::usd()),
             }]
         );
-        let sub_customer = plan.payments.iter().find(|p| p.qbo_id == "128").unwrap();
+        let sub_customer = plan
+            .payments
+            .iter()
+            .find(|p| p.qbo_id == "128")
+            .expect("test data is valid");
         assert_eq!(
             sub_customer.client_id,
             client_named(&plan, "Freeman Sporting Goods").id
@@ -1479,7 +1496,7 @@ mod tests {
     #[test]
     fn documents_of_unknown_customers_are_skipped_with_the_reason() {
         let company = company();
-        let mut export = QboExport::read_dir(Path::new(SAMPLE)).unwrap();
+        let mut export = QboExport::read_dir(Path::new(SAMPLE)).expect("test data is valid");
         export.payments[1].customer_ref.value = "999".into();
 
         let plan = plan(&export, &company);

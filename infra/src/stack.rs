@@ -51,7 +51,15 @@ pub fn sample_dir() -> PathBuf {
 pub async fn wait_for_engine(ctx: &AppContext, seconds: u64) -> Result<(), StackError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     loop {
-        if ctx.store.dynamo().list_tables().limit(1).send().await.is_ok() {
+        if ctx
+            .store
+            .dynamo()
+            .list_tables()
+            .limit(1)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
@@ -97,7 +105,9 @@ pub async fn serve(ctx: Arc<AppContext>, listener: TcpListener) {
 /// Binds the portal's address on loopback only.
 pub async fn listen(port: u16) -> Result<TcpListener, StackError> {
     let address = format!("127.0.0.1:{port}");
-    TcpListener::bind(&address).await.map_err(|source| StackError::Listen { address, source })
+    TcpListener::bind(&address)
+        .await
+        .map_err(|source| StackError::Listen { address, source })
 }
 
 /// Prepares the engine: waits for it and creates the table from the template.

@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn cookie_is_scoped_and_hardened() {
-        let slug = CompanySlug::parse("greenridge").unwrap();
+        let slug = CompanySlug::parse("greenridge").expect("test data is valid");
         let token = SecretToken::generate();
         let cookie = session_cookie(&slug, &token, true);
         for part in [

@@ -95,7 +95,7 @@ mod tests {
         let with = |url: &'static str| {
             let mut pairs = base.to_vec();
             pairs.push(("PORCHLIGHT_BASE_URL", url));
-            Config::from_lookup(lookup(&pairs)).unwrap()
+            Config::from_lookup(lookup(&pairs)).expect("test data is valid")
         };
         assert!(with("https://portal.example.com/").secure_cookies());
         assert!(!with("http://127.0.0.1:3000").secure_cookies());

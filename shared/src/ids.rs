@@ -237,7 +237,9 @@ mod tests {
         assert_eq!(token.expose().len(), 64);
         assert_eq!(
             token.hash(),
-            SecretToken::parse(token.expose()).unwrap().hash()
+            SecretToken::parse(token.expose())
+                .expect("test data is valid")
+                .hash()
         );
         assert_ne!(token.hash().as_str(), token.expose());
         assert_eq!(format!("{token:?}"), "SecretToken(..)");

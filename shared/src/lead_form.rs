@@ -145,6 +145,28 @@ impl LeadForm {
     }
 }
 
+impl LeadForm {
+    /// A fresh form with a new one-time id, prefilled from the signed-in client if any.
+    pub fn fresh(client: Option<&crate::domain::Client>, email: Option<&str>) -> Self {
+        let mut form = LeadForm {
+            form_id: DocumentId::random().to_string(),
+            ..Self::default()
+        };
+        if let Some(client) = client {
+            form.name = client.name.clone();
+            form.phone = client.phone.clone().unwrap_or_default();
+            form.service_address = client
+                .properties
+                .first()
+                .and_then(|p| p.address.clone())
+                .or_else(|| client.billing_address.clone())
+                .unwrap_or_default();
+        }
+        form.email = email.unwrap_or_default().to_owned();
+        form
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,27 +232,5 @@ mod tests {
             .is_spam()
         );
         assert!(!filled().is_spam());
-    }
-}
-
-impl LeadForm {
-    /// A fresh form with a new one-time id, prefilled from the signed-in client if any.
-    pub fn fresh(client: Option<&crate::domain::Client>, email: Option<&str>) -> Self {
-        let mut form = LeadForm {
-            form_id: DocumentId::random().to_string(),
-            ..Self::default()
-        };
-        if let Some(client) = client {
-            form.name = client.name.clone();
-            form.phone = client.phone.clone().unwrap_or_default();
-            form.service_address = client
-                .properties
-                .first()
-                .and_then(|p| p.address.clone())
-                .or_else(|| client.billing_address.clone())
-                .unwrap_or_default();
-        }
-        form.email = email.unwrap_or_default().to_owned();
-        form
     }
 }

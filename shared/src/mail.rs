@@ -308,7 +308,8 @@ mod tests {
 
     #[test]
     fn configured_senders_parse() {
-        let sender = Mailbox::parse_with_name("Porchlight <portal@example.com>").unwrap();
+        let sender = Mailbox::parse_with_name("Porchlight <portal@example.com>")
+            .expect("test data is valid");
         assert_eq!(sender.name.as_deref(), Some("Porchlight"));
         assert_eq!(sender.address, "portal@example.com");
     }

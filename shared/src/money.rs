@@ -178,7 +178,7 @@ mod tests {
     use super::*;
 
     fn usd(text: &str) -> Money {
-        Money::parse_decimal(text, Currency::usd()).unwrap()
+        Money::parse_decimal(text, Currency::usd()).expect("test data is valid")
     }
 
     #[test]
@@ -195,10 +195,12 @@ mod tests {
 
     #[test]
     fn zero_decimal_currencies_have_no_minor_digits() {
-        let yen = Money::parse_decimal("8800", Currency::parse("JPY").unwrap()).unwrap();
+        let yen = Money::parse_decimal("8800", Currency::parse("JPY").expect("test data is valid"))
+            .expect("test data is valid");
         assert_eq!(yen.minor, 8800);
         assert_eq!(yen.to_string(), "¥8,800");
-        let won = Money::parse_decimal("8800", Currency::parse("KRW").unwrap()).unwrap();
+        let won = Money::parse_decimal("8800", Currency::parse("KRW").expect("test data is valid"))
+            .expect("test data is valid");
         assert_eq!(won.minor, 8800);
     }
 

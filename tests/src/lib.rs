@@ -46,6 +46,12 @@ pub fn instant(text: &str) -> DateTime<Utc> {
 impl TestStack {
     /// A fresh, uniquely named table created from the template's definition.
     pub async fn new(now: &str) -> Self {
+        Self::with_base_url(now, BASE_URL).await
+    }
+
+    /// Like [`TestStack::new`], with links pointing at `base_url`: for a test that serves the
+    /// stack on a port of its own and follows those links in a browser.
+    pub async fn with_base_url(now: &str, base_url: &str) -> Self {
         let table = format!("test-{}", hex_id());
         let client = local_dynamo_client(&dynamo_endpoint());
         porchlight_infra::table::create_table(&client, &table)
@@ -55,7 +61,7 @@ impl TestStack {
         let clock = Arc::new(FixedClock::at(instant(now)));
         let config = Config {
             table: table.clone(),
-            base_url: BASE_URL.into(),
+            base_url: base_url.into(),
             mail_from: "Porchlight <portal@porchlight.test>".into(),
             outbox_dir: Some(outbox.clone()),
         };
@@ -79,6 +85,15 @@ impl TestStack {
     /// Every message in the outbox, oldest first.
     pub fn mail(&self) -> Vec<String> {
         read_outbox(&self.outbox)
+    }
+
+    /// Messages that arrived after `before` was read. The fixed clock gives many messages
+    /// the same timestamp, so order in the outbox cannot tell new from old.
+    pub fn mail_since(&self, before: &[String]) -> Vec<String> {
+        self.mail()
+            .into_iter()
+            .filter(|m| !before.contains(m))
+            .collect()
     }
 
     /// Creates a company with the given time zone.

@@ -22,8 +22,15 @@ async fn c03_an_empty_portal_never_shows_another_company() {
         Event::get("/p/greenridge/").json(),
         Event::get("/p/greenridge/request"),
         Event::get("/p/greenridge?leadform=true"),
-        Event::get(&format!("/p/greenridge/invoices/{}", fixture.sam_invoice.id)),
-        Event::get(&format!("/p/greenridge/invoices/{}", fixture.sam_invoice.id)).json(),
+        Event::get(&format!(
+            "/p/greenridge/invoices/{}",
+            fixture.sam_invoice.id
+        )),
+        Event::get(&format!(
+            "/p/greenridge/invoices/{}",
+            fixture.sam_invoice.id
+        ))
+        .json(),
     ];
     for page in pages {
         let reply = stack.call(page.cookie(Some(&cookie))).await;
@@ -31,23 +38,35 @@ async fn c03_an_empty_portal_never_shows_another_company() {
         assert!(!reply.body.contains("Sam Ortega"), "{}", reply.body);
         assert!(!reply.body.contains("OK-2001"));
     }
-    let home = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie))).await;
+    let home = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)))
+        .await;
     assert!(home.body.contains("Greenridge Lawn Co."));
     assert!(home.body.contains("Dana Whitfield"));
     assert!(home.body.contains("No invoices yet."));
     assert!(home.body.contains("No proposals yet."));
-    let json = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json()).await.json();
+    let json = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json())
+        .await
+        .json();
     assert_eq!(json["company"]["slug"], "greenridge");
     assert_eq!(json["client"]["name"], "Dana Whitfield");
     assert_eq!(json["invoices"], serde_json::json!([]));
     assert_eq!(json["proposals"], serde_json::json!([]));
 
-    let elsewhere = stack.call(Event::get("/p/oakleaf/").cookie(Some(&cookie))).await;
+    let elsewhere = stack
+        .call(Event::get("/p/oakleaf/").cookie(Some(&cookie)))
+        .await;
     assert_eq!(elsewhere.status, 200);
-    assert!(elsewhere.body.contains("Enter the email address"), "only the login prompt");
+    assert!(
+        elsewhere.body.contains("Enter the email address"),
+        "only the login prompt"
+    );
     assert!(!elsewhere.body.contains("Sam Ortega"));
     assert!(!elsewhere.body.contains("Dana"));
-    let elsewhere = stack.call(Event::get("/p/oakleaf/").cookie(Some(&cookie)).json()).await;
+    let elsewhere = stack
+        .call(Event::get("/p/oakleaf/").cookie(Some(&cookie)).json())
+        .await;
     assert_eq!(elsewhere.status, 401);
     let direct = Event::get(&format!("/p/oakleaf/invoices/{}", fixture.sam_invoice.id));
     let direct = stack.call(direct.cookie(Some(&cookie))).await;
@@ -62,13 +81,33 @@ async fn c04_other_peoples_documents_are_indistinguishable_from_missing_ones() {
     let stack = TestStack::new("2026-04-02T15:00:00Z").await;
     let fixture = cases(&stack).await;
     let (greenridge, dana, lee) = (&fixture.greenridge, &fixture.dana, &fixture.lee);
-    let dana_invoice = invoice(&stack, greenridge, dana, "GR-1042", "2026-03-01", 12_000, 12_000).await;
-    let lee_invoice = invoice(&stack, greenridge, lee, "GR-1043", "2026-03-01", 9_000, 9_000).await;
+    let dana_invoice = invoice(
+        &stack,
+        greenridge,
+        dana,
+        "GR-1042",
+        "2026-03-01",
+        12_000,
+        12_000,
+    )
+    .await;
+    let lee_invoice = invoice(
+        &stack,
+        greenridge,
+        lee,
+        "GR-1043",
+        "2026-03-01",
+        9_000,
+        9_000,
+    )
+    .await;
     let dana_cookie = sign_in(&stack, "greenridge", "dana@example.net").await;
 
     let made_up = stack
-        .call(Event::get(&format!("/p/greenridge/invoices/{}", DocumentId::random()))
-            .cookie(Some(&dana_cookie)))
+        .call(
+            Event::get(&format!("/p/greenridge/invoices/{}", DocumentId::random()))
+                .cookie(Some(&dana_cookie)),
+        )
         .await;
     assert_eq!(made_up.status, 404);
     for target in [
@@ -78,9 +117,14 @@ async fn c04_other_peoples_documents_are_indistinguishable_from_missing_ones() {
         "/p/greenridge/invoices/GR-1043".to_owned(),
         format!("/p/greenridge/proposals/{}", lee_invoice.id),
     ] {
-        let reply = stack.call(Event::get(&target).cookie(Some(&dana_cookie))).await;
+        let reply = stack
+            .call(Event::get(&target).cookie(Some(&dana_cookie)))
+            .await;
         assert_eq!(reply.status, 404, "{target}");
-        assert_eq!(reply.body, made_up.body, "{target} must look exactly like a made-up id");
+        assert_eq!(
+            reply.body, made_up.body,
+            "{target} must look exactly like a made-up id"
+        );
     }
     let own = Event::get(&format!("/p/greenridge/invoices/{}", dana_invoice.id));
     let own = stack.call(own.cookie(Some(&dana_cookie))).await;
@@ -93,8 +137,17 @@ async fn c04_other_peoples_documents_are_indistinguishable_from_missing_ones() {
     assert_eq!(lees.status, 200);
     assert!(lees.body.contains("GR-1043"));
 
-    let home = stack.call(Event::get("/p/greenridge/").cookie(Some(&dana_cookie)).json()).await;
-    let id = home.json()["invoices"][0]["id"].as_str().expect("an id").to_owned();
+    let home = stack
+        .call(
+            Event::get("/p/greenridge/")
+                .cookie(Some(&dana_cookie))
+                .json(),
+        )
+        .await;
+    let id = home.json()["invoices"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
     assert_eq!(id.len(), 32, "128 bits in hex");
     assert!(!id.contains("1042"));
 }
@@ -105,21 +158,39 @@ async fn c04_other_peoples_documents_are_indistinguishable_from_missing_ones() {
 async fn c11_invoices_appear_at_local_midnight() {
     let stack = TestStack::new("2026-03-09T20:00:00Z").await;
     let fixture = cases(&stack).await;
-    invoice(&stack, &fixture.greenridge, &fixture.dana, "GR-1100", "2026-03-10", 5_000, 5_000).await;
+    invoice(
+        &stack,
+        &fixture.greenridge,
+        &fixture.dana,
+        "GR-1100",
+        "2026-03-10",
+        5_000,
+        5_000,
+    )
+    .await;
     let cookie = sign_in(&stack, "greenridge", "dana@example.net").await;
 
     stack.set_now("2026-03-10T03:30:00Z");
-    let before = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json()).await.json();
+    let before = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json())
+        .await
+        .json();
     assert_eq!(before["today"], "2026-03-09");
     assert_eq!(before["invoices"], serde_json::json!([]));
 
     stack.set_now("2026-03-10T05:00:00Z");
-    let after = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json()).await.json();
+    let after = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json())
+        .await
+        .json();
     assert_eq!(after["today"], "2026-03-10");
     assert_eq!(after["invoices"][0]["number"], "GR-1100");
     assert_eq!(after["invoices"][0]["invoice_date"], "2026-03-10");
     assert_eq!(after["invoices"][0]["status"], "unpaid");
-    assert_eq!(after["invoices"][0]["total"], serde_json::json!({"minor": 5000, "currency": "USD"}));
+    assert_eq!(
+        after["invoices"][0]["total"],
+        serde_json::json!({"minor": 5000, "currency": "USD"})
+    );
     assert_eq!(after["invoices"][0]["balance"]["minor"], 5000);
 }
 
@@ -128,8 +199,12 @@ async fn c11_invoices_appear_at_local_midnight() {
 #[tokio::test]
 async fn c12_proposals_expire_at_the_end_of_their_last_local_day() {
     let stack = TestStack::new("2026-05-15T20:00:00Z").await;
-    let denver = stack.company("greenridge", "Greenridge Lawn Co.", "America/Denver").await;
-    let dana = stack.client(&denver, "Dana Whitfield", "dana@example.net").await;
+    let denver = stack
+        .company("greenridge", "Greenridge Lawn Co.", "America/Denver")
+        .await;
+    let dana = stack
+        .client(&denver, "Dana Whitfield", "dana@example.net")
+        .await;
     let late = proposal(&stack, &denver, &dana, "GR-Q-80", "2026-05-15", 150_000).await;
     let expired = proposal(&stack, &denver, &dana, "GR-Q-81", "2026-05-15", 90_000).await;
     let cookie = sign_in(&stack, "greenridge", "dana@example.net").await;
@@ -137,14 +212,20 @@ async fn c12_proposals_expire_at_the_end_of_their_last_local_day() {
     stack.set_now("2026-05-16T05:00:00Z");
     let accept = Event::post(&format!("/p/greenridge/proposals/{}/accept", late.id));
     let accepted = stack.call(accept.cookie(Some(&cookie))).await;
-    assert_eq!(accepted.status, 303, "23:00 on the 15th in Denver: still valid");
+    assert_eq!(
+        accepted.status, 303,
+        "23:00 on the 15th in Denver: still valid"
+    );
 
     stack.set_now("2026-05-16T06:01:00Z");
     let page = Event::get(&format!("/p/greenridge/proposals/{}", expired.id));
     let page = stack.call(page.cookie(Some(&cookie))).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Expired"));
-    assert!(!page.body.contains("Accept proposal"), "no Accept button once expired");
+    assert!(
+        !page.body.contains("Accept proposal"),
+        "no Accept button once expired"
+    );
     let post = Event::post(&format!("/p/greenridge/proposals/{}/accept", expired.id));
     let refused = stack.call(post.cookie(Some(&cookie))).await;
     assert_eq!(refused.status, 409);
@@ -152,9 +233,15 @@ async fn c12_proposals_expire_at_the_end_of_their_last_local_day() {
     let json = Event::post(&format!("/p/greenridge/proposals/{}/accept", expired.id)).json();
     let refused = stack.call(json.cookie(Some(&cookie))).await;
     assert_eq!(refused.status, 409);
-    assert_eq!(refused.header(header::CONTENT_TYPE), Some("application/problem+json"));
+    assert_eq!(
+        refused.header(header::CONTENT_TYPE),
+        Some("application/problem+json")
+    );
 
-    let home = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json()).await.json();
+    let home = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json())
+        .await
+        .json();
     let statuses: Vec<(&str, &str)> = home["proposals"]
         .as_array()
         .expect("a list")
@@ -172,10 +259,17 @@ async fn c12_proposals_expire_at_the_end_of_their_last_local_day() {
 async fn c13_a_proposal_is_accepted_once() {
     let stack = TestStack::new("2026-06-03T15:00:00Z").await;
     let fixture = cases(&stack).await;
-    let quote = proposal(&stack, &fixture.greenridge, &fixture.dana, "GR-Q-77", "2026-06-30",
-        240_000).await;
+    let quote = proposal(
+        &stack,
+        &fixture.greenridge,
+        &fixture.dana,
+        "GR-Q-77",
+        "2026-06-30",
+        240_000,
+    )
+    .await;
     let cookie = sign_in(&stack, "greenridge", "dana@example.net").await;
-    let mail_before = stack.mail().len();
+    let mail_before = stack.mail();
 
     let accept = || {
         let event = Event::post(&format!("/p/greenridge/proposals/{}/accept", quote.id));
@@ -190,12 +284,30 @@ async fn c13_a_proposal_is_accepted_once() {
 
     let again = accept().await;
     assert_eq!(again.status, 409);
-    assert!(again.body.contains("already accepted on Jun 3, 2026 by Dana Whitfield"));
+    assert!(
+        again
+            .body
+            .contains("already accepted on Jun 3, 2026 by Dana Whitfield")
+    );
 
-    let mail = &stack.mail()[mail_before..];
-    assert_eq!(mail.len(), 2, "one staff notice and one client confirmation");
-    assert_eq!(mail.iter().filter(|m| m.contains("\r\nTo: office@greenridge.example")).count(), 1);
-    assert_eq!(mail.iter().filter(|m| m.contains("\r\nTo: dana@example.net")).count(), 1);
+    let mail = &stack.mail_since(&mail_before);
+    assert_eq!(
+        mail.len(),
+        2,
+        "one staff notice and one client confirmation"
+    );
+    assert_eq!(
+        mail.iter()
+            .filter(|m| m.contains("\r\nTo: office@greenridge.example"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        mail.iter()
+            .filter(|m| m.contains("\r\nTo: dana@example.net"))
+            .count(),
+        1
+    );
 
     let page = Event::get(&format!("/p/greenridge/proposals/{}", quote.id));
     let page = stack.call(page.cookie(Some(&cookie))).await;
@@ -203,9 +315,20 @@ async fn c13_a_proposal_is_accepted_once() {
     assert!(!page.body.contains("Accept proposal"));
 
     stack.set_now("2028-01-01T15:00:00Z");
-    let later = stack.call(Event::get("/p/greenridge/").cookie(Some(&sign_in(&stack,
-        "greenridge", "dana@example.net").await)).json()).await.json();
-    assert_eq!(later["proposals"][0]["status"], "accepted", "portal acceptances stay");
+    let later = stack
+        .call(
+            Event::get("/p/greenridge/")
+                .cookie(Some(
+                    &sign_in(&stack, "greenridge", "dana@example.net").await,
+                ))
+                .json(),
+        )
+        .await
+        .json();
+    assert_eq!(
+        later["proposals"][0]["status"], "accepted",
+        "portal acceptances stay"
+    );
 
     let portal = stack
         .store()
@@ -214,12 +337,21 @@ async fn c13_a_proposal_is_accepted_once() {
         .expect("read")
         .expect("client");
     let acceptance = &portal.acceptances[&quote.id];
-    assert_eq!(acceptance.accepted_by_email.as_deref(), Some("dana@example.net"));
+    assert_eq!(
+        acceptance.accepted_by_email.as_deref(),
+        Some("dana@example.net")
+    );
     assert_eq!(acceptance.source_ip.as_deref(), Some("198.51.100.7"));
-    assert_eq!(acceptance.channel, porchlight_shared::domain::Channel::Portal);
+    assert_eq!(
+        acceptance.channel,
+        porchlight_shared::domain::Channel::Portal
+    );
     let job = portal.jobs.values().next().expect("the proposal's job");
     assert_eq!(job.stage, porchlight_shared::domain::Stage::Active);
-    assert_eq!(job.created_stage, porchlight_shared::domain::Stage::Proposal);
+    assert_eq!(
+        job.created_stage,
+        porchlight_shared::domain::Stage::Proposal
+    );
 }
 
 /// One address that reaches two accounts chooses which to open, and cannot open others.
@@ -229,27 +361,55 @@ async fn shared_addresses_choose_an_account() {
     let fixture = cases(&stack).await;
     let (greenridge, dana, lee) = (&fixture.greenridge, &fixture.dana, &fixture.lee);
     let refs = [
-        ClientRef { id: dana.id.clone(), name: dana.name.clone() },
-        ClientRef { id: lee.id.clone(), name: lee.name.clone() },
+        ClientRef {
+            id: dana.id.clone(),
+            name: dana.name.clone(),
+        },
+        ClientRef {
+            id: lee.id.clone(),
+            name: lee.name.clone(),
+        },
     ];
-    stack.store().set_email_clients(&greenridge.slug, "family@example.net", &refs).await
+    stack
+        .store()
+        .set_email_clients(&greenridge.slug, "family@example.net", &refs)
+        .await
         .expect("stored");
-    invoice(&stack, greenridge, lee, "GR-1043", "2026-03-01", 9_000, 9_000).await;
+    invoice(
+        &stack,
+        greenridge,
+        lee,
+        "GR-1043",
+        "2026-03-01",
+        9_000,
+        9_000,
+    )
+    .await;
     let cookie = sign_in(&stack, "greenridge", "family@example.net").await;
 
-    let chooser = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie))).await;
+    let chooser = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)))
+        .await;
     assert!(chooser.body.contains("Choose an account"));
     assert!(chooser.body.contains("Dana Whitfield") && chooser.body.contains("Lee Park"));
 
     let choose = Event::post("/p/greenridge/account").form(&[("client", lee.id.as_str())]);
     assert_eq!(stack.call(choose.cookie(Some(&cookie))).await.status, 303);
-    let home = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json()).await.json();
+    let home = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json())
+        .await
+        .json();
     assert_eq!(home["client"]["name"], "Lee Park");
     assert_eq!(home["invoices"][0]["number"], "GR-1043");
 
-    let other = Event::post("/p/greenridge/account")
-        .form(&[("client", fixture.sam.id.as_str())]);
+    let other = Event::post("/p/greenridge/account").form(&[("client", fixture.sam.id.as_str())]);
     assert_eq!(stack.call(other.cookie(Some(&cookie))).await.status, 404);
-    let home = stack.call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json()).await.json();
-    assert_eq!(home["client"]["name"], "Lee Park", "a refused choice changes nothing");
+    let home = stack
+        .call(Event::get("/p/greenridge/").cookie(Some(&cookie)).json())
+        .await
+        .json();
+    assert_eq!(
+        home["client"]["name"], "Lee Park",
+        "a refused choice changes nothing"
+    );
 }

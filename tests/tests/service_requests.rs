@@ -33,18 +33,35 @@ async fn c14_form_text_cannot_inject_email_headers() {
     let fixture = cases(&stack).await;
     let form_id = DocumentId::random().to_string();
 
-    let hostile = fields(&form_id, "Pat Lee\r\nBcc: list@example.org",
-        "pat@example.com\nCc: x@example.org");
-    let refused = stack.call(Event::post("/p/greenridge/request").form(&hostile)).await;
+    let hostile = fields(
+        &form_id,
+        "Pat Lee\r\nBcc: list@example.org",
+        "pat@example.com\nCc: x@example.org",
+    );
+    let refused = stack
+        .call(Event::post("/p/greenridge/request").form(&hostile))
+        .await;
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("Please keep your name on one line"));
     assert!(refused.body.contains("Please enter an email address"));
-    assert!(refused.body.contains("Aerate and overseed the back lawn"), "typed text is kept");
+    assert!(
+        refused.body.contains("Aerate and overseed the back lawn"),
+        "typed text is kept"
+    );
     assert!(stack.mail().is_empty());
-    assert!(stack.store().leads(&fixture.greenridge.slug).await.expect("read").is_empty());
+    assert!(
+        stack
+            .store()
+            .leads(&fixture.greenridge.slug)
+            .await
+            .expect("read")
+            .is_empty()
+    );
 
     let clean = fields(&form_id, "Pat Lee", "pat@example.com");
-    let thanked = stack.call(Event::post("/p/greenridge/request").form(&clean)).await;
+    let thanked = stack
+        .call(Event::post("/p/greenridge/request").form(&clean))
+        .await;
     assert_eq!(thanked.status, 200);
     assert!(thanked.body.contains("Thank you, Pat Lee"));
 
@@ -58,7 +75,11 @@ async fn c14_form_text_cannot_inject_email_headers() {
     assert!(headers.contains(&"Reply-To: \"Pat Lee\" <pat@example.com>".to_owned()));
     assert!(mail[0].contains("Gate code 1234"));
 
-    let leads = stack.store().leads(&fixture.greenridge.slug).await.expect("read");
+    let leads = stack
+        .store()
+        .leads(&fixture.greenridge.slug)
+        .await
+        .expect("read");
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0].email, "pat@example.com");
     assert_eq!(leads[0].preferred_timing, "Within 2 weeks");
@@ -75,7 +96,15 @@ async fn a_double_submit_is_stored_once() {
     let (a, b) = tokio::join!(post(), post());
     assert_eq!((a.status, b.status), (200, 200));
     assert_eq!(post().await.status, 200);
-    assert_eq!(stack.store().leads(&fixture.greenridge.slug).await.expect("read").len(), 1);
+    assert_eq!(
+        stack
+            .store()
+            .leads(&fixture.greenridge.slug)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
     assert_eq!(stack.mail().len(), 1);
 }
 
@@ -88,9 +117,18 @@ async fn the_honeypot_stores_nothing() {
     let mut form = fields(&form_id, "Spam Bot", "bot@example.com");
     form.retain(|(k, _)| *k != "website");
     form.push(("website", "http://spam.example"));
-    let reply = stack.call(Event::post("/p/greenridge/request").form(&form)).await;
+    let reply = stack
+        .call(Event::post("/p/greenridge/request").form(&form))
+        .await;
     assert_eq!(reply.status, 200);
-    assert!(stack.store().leads(&fixture.greenridge.slug).await.expect("read").is_empty());
+    assert!(
+        stack
+            .store()
+            .leads(&fixture.greenridge.slug)
+            .await
+            .expect("read")
+            .is_empty()
+    );
     assert!(stack.mail().is_empty());
 }
 
@@ -105,7 +143,9 @@ async fn requests_are_limited_per_address() {
         let id = DocumentId::random().to_string();
         async move {
             let form = fields(&id, "Pat Lee", "pat@example.com");
-            stack.call(Event::post("/p/greenridge/request").form(&form).from_ip(ip)).await
+            stack
+                .call(Event::post("/p/greenridge/request").form(&form).from_ip(ip))
+                .await
         }
     };
     for _ in 0..5 {
@@ -117,7 +157,15 @@ async fn requests_are_limited_per_address() {
     assert_eq!(send("203.0.113.6").await.status, 200);
     stack.set_now("2026-04-02T16:00:00Z");
     assert_eq!(send("203.0.113.5").await.status, 200);
-    assert_eq!(stack.store().leads(&fixture.greenridge.slug).await.expect("read").len(), 7);
+    assert_eq!(
+        stack
+            .store()
+            .leads(&fixture.greenridge.slug)
+            .await
+            .expect("read")
+            .len(),
+        7
+    );
 }
 
 /// Both addresses of the form show it; a signed-in client's form is prefilled.
@@ -128,7 +176,11 @@ async fn the_form_is_prefilled_for_clients() {
     for target in ["/p/greenridge/request", "/p/greenridge?leadform=true"] {
         let anonymous = stack.call(Event::get(target)).await;
         assert_eq!(anonymous.status, 200);
-        assert!(anonymous.body.contains("Request service from Greenridge Lawn Co."));
+        assert!(
+            anonymous
+                .body
+                .contains("Request service from Greenridge Lawn Co.")
+        );
         assert!(anonymous.body.contains("name=\"form_id\""));
         assert!(!anonymous.body.contains("Dana"));
     }
@@ -149,7 +201,9 @@ async fn typed_markup_is_escaped() {
     let form_id = DocumentId::random().to_string();
     let mut form = fields(&form_id, "<script>alert(1)</script>", "not-an-email");
     form.push(("notes", "</textarea><img src=x onerror=alert(1)>"));
-    let reply = stack.call(Event::post("/p/greenridge/request").form(&form)).await;
+    let reply = stack
+        .call(Event::post("/p/greenridge/request").form(&form))
+        .await;
     assert_eq!(reply.status, 422);
     assert!(!reply.body.contains("<script>alert(1)"));
     assert!(reply.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

@@ -89,7 +89,8 @@ async fn submit(
     }
     let errors = form.check();
     if !errors.is_empty() {
-        tracing::info!(slug = %company.slug, fields = ?errors.iter().map(|e| e.field).collect::<Vec<_>>(),
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        tracing::info!(slug = %company.slug, fields = ?fields,
             "service request refused");
         return Ok(if json {
             let fields: Vec<_> = errors

@@ -1,13 +1,13 @@
 //! Signing in by emailed link: asking for a link, the confirm page, redeeming it, choosing an
 //! account, and signing out.
 //!
-//! | route                           | does                                               |
-//! |---------------------------------|----------------------------------------------------|
-//! | `POST /p/{slug}/login`          | emails a link if the address is on file; same page either way |
-//! | `GET|HEAD /p/{slug}/login/{token}` | the confirm page; changes nothing (mail scanners open links) |
-//! | `POST /p/{slug}/login/{token}`  | spends the link, opens a session, voids the address's other links |
-//! | `POST /p/{slug}/account`        | picks which of the address's accounts to view      |
-//! | `POST /p/{slug}/logout`         | ends the session                                   |
+//! - `POST /p/{slug}/login`: emails a link if the address is on file; the same page either way.
+//! - `GET|HEAD /p/{slug}/login/{token}`: the confirm page. It changes nothing, because mail
+//!   scanners open links too.
+//! - `POST /p/{slug}/login/{token}`: spends the link, opens a session, and voids the
+//!   address's other open links.
+//! - `POST /p/{slug}/account`: picks which of the address's accounts to view.
+//! - `POST /p/{slug}/logout`: ends the session.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

@@ -1,11 +1,10 @@
 //! The client's portal pages: the home with what the rules show today, one page per
 //! proposal and invoice, and the login page or service-request form for visitors.
 //!
-//! | route                              | does                                         |
-//! |------------------------------------|----------------------------------------------|
-//! | `GET /p/{slug}`                    | login page, account chooser, or the portal home; `?leadform=true` opens the request form |
-//! | `GET /p/{slug}/proposals/{id}`     | one proposal the client may see              |
-//! | `GET /p/{slug}/invoices/{id}`      | one invoice the client may see               |
+//! - `GET /p/{slug}`: the login page, the account chooser, or the portal home;
+//!   `?leadform=true` opens the service-request form.
+//! - `GET /p/{slug}/proposals/{id}` and `GET /p/{slug}/invoices/{id}`: one document the
+//!   client may see.
 //!
 //! Every page answers `Accept: application/json` with its data. A document of another
 //! client or company gets the same 404 as one that does not exist.

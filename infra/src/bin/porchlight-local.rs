@@ -31,16 +31,25 @@ async fn run() -> Result<(), String> {
 
     stack::prepare(&ctx).await.map_err(|e| error_chain(&e))?;
     let sample = stack::sample_dir();
-    let summary = stack::load_demo(&ctx, &sample).await.map_err(|e| error_chain(&e))?;
+    let summary = stack::load_demo(&ctx, &sample)
+        .await
+        .map_err(|e| error_chain(&e))?;
     println!("Loaded {} into {}:", sample.display(), stack::DEMO_NAME);
     println!("{summary}");
 
     let outbox = ctx.config.outbox_dir.clone().unwrap_or_default();
     println!();
     println!("Porchlight is running.");
-    println!("  Portal:       {}/p/{}", ctx.config.base_url, stack::DEMO_SLUG);
+    println!(
+        "  Portal:       {}/p/{}",
+        ctx.config.base_url,
+        stack::DEMO_SLUG
+    );
     println!("  Sign in as:   birds@example.com (Amy's Bird Sanctuary), or any sample customer");
-    println!("  Login emails: {} (one .eml file per message)", outbox.display());
+    println!(
+        "  Login emails: {} (one .eml file per message)",
+        outbox.display()
+    );
     println!("  Operator CLI: cargo run -q --bin porchlight -- --local company list");
     println!("Press Ctrl-C to stop.");
 

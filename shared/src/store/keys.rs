@@ -4,17 +4,17 @@
 //! `GSI1PK`/`GSI1SK`. Every partition that holds a client's data starts with the company,
 //! so no key of one company can ever name another company's item.
 //!
-//! | access pattern                        | inputs            | index | key condition                            |
-//! |---------------------------------------|-------------------|-------|------------------------------------------|
-//! | a client's whole portal (one Query)   | slug, client id   | table | `PK = COMPANY#s#CLIENT#c`                |
-//! | email to client(s) (one GetItem)      | slug, email       | table | `PK = COMPANY#s#EMAIL#e`, `SK = EMAIL`   |
-//! | company profile and settings          | slug              | table | `PK = COMPANY#s`, `SK = COMPANY`         |
-//! | every company                         | —                 | GSI1  | `GSI1PK = COMPANIES`                     |
-//! | a login link by its token             | slug, token hash  | table | `PK = COMPANY#s#LOGIN#h`, `SK = LOGIN`   |
-//! | a session by its cookie               | slug, token hash  | table | `PK = COMPANY#s#SESSION#h`, `SK = SESSION` |
-//! | a company's service requests, newest first | slug         | table | `PK = COMPANY#s#LEADS`, `SK begins_with LEAD#` |
-//! | a service-request form already used   | slug, form id     | table | `PK = COMPANY#s#LEADS`, `SK = FORM#id`   |
-//! | service requests from one address in an hour | slug, ip, hour | table | `PK = COMPANY#s#RATE#ip`, `SK = HOUR#t` |
+//! | access pattern (one request each)    | index | key condition (s: slug, c: client)      |
+//! |---------------------------------------|-------|-----------------------------------------|
+//! | a client's whole portal               | table | `PK = COMPANY#s#CLIENT#c`               |
+//! | the clients an email reaches          | table | `PK = COMPANY#s#EMAIL#e`, `SK = EMAIL`  |
+//! | a company's profile and settings      | table | `PK = COMPANY#s`, `SK = COMPANY`        |
+//! | every company                         | GSI1  | `GSI1PK = COMPANIES`                    |
+//! | a login link, by its token's hash h   | table | `PK = COMPANY#s#LOGIN#h`, `SK = LOGIN`  |
+//! | a session, by its cookie's hash h     | table | `PK = COMPANY#s#SESSION#h`, `SK = SESSION` |
+//! | service requests, newest first        | table | `PK = COMPANY#s#LEADS`, `SK ^ LEAD#`    |
+//! | whether a request form id was used    | table | `PK = COMPANY#s#LEADS`, `SK = FORM#id`  |
+//! | one address's uses in an hour         | table | `PK = COMPANY#s#RATE#src`, `SK = HOUR#t` |
 //!
 //! Inside a client's partition the sort key tells the entity apart: `CLIENT`, `JOB#id`,
 //! `VISIT#id`, `PROPOSAL#id`, `PROPOSAL#id#ACCEPTANCE`, `INVOICE#id`, `PAYMENT#id`.
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn client_items_share_one_partition_scoped_by_company() {
-        let slug = CompanySlug::parse("oakleaf").unwrap();
+        let slug = CompanySlug::parse("oakleaf").expect("test data is valid");
         let client_id = ClientId::random();
         let doc = DocumentId::random();
         let partition = client_partition(&slug, &client_id);
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn email_keys_ignore_case_and_spaces() {
-        let slug = CompanySlug::parse("greenridge").unwrap();
+        let slug = CompanySlug::parse("greenridge").expect("test data is valid");
         assert_eq!(
             email_index(&slug, " Dana@Example.NET "),
             email_index(&slug, "dana@example.net")

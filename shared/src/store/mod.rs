@@ -489,6 +489,11 @@ impl Store {
                     let pause = 10 * u64::from(attempt) + jitter;
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
+                Err(TransactFailure::Cancelled { operation, reasons }) => {
+                    let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+                    tracing::info!(operation, reasons = ?codes, attempt, "transaction cancelled");
+                    return Err(TransactFailure::Cancelled { operation, reasons });
+                }
                 other => return other,
             }
         }

@@ -59,13 +59,15 @@ pub fn form(
                 (field(errors, "phone", "Phone", &values.phone, "tel", "tel", false))
                 (field(errors, "service_address", "Service address", &values.service_address,
                     "text", "street-address", true))
-                (field(errors, "service_wanted", "What would you like done?", &values.service_wanted,
+                (field(errors, "service_wanted", "What would you like done?",
+                &values.service_wanted,
                     "textarea", "off", true))
                 label for="preferred_timing" { "Preferred timing" span.muted { " (optional)" } }
                 select #preferred_timing name="preferred_timing" {
                     option value="" { "No preference" }
                     @for timing in TIMINGS {
-                        option value=(timing) selected[values.preferred_timing == timing] { (timing) }
+                        @let chosen = values.preferred_timing == timing;
+                    option value=(timing) selected[chosen] { (timing) }
                     }
                 }
                 @if let Some(error) = error_for(errors, "preferred_timing") { p.error { (error) } }

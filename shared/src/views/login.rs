@@ -52,7 +52,8 @@ pub fn link_sent(company: CompanyName, email: &str) -> Markup {
         html! {
             h1 { "Check your email" }
             div.card {
-                p { "If " strong { (email) } " belongs to an account, a sign-in link is on its way. \
+                p { "If " strong { (email) } " belongs to an account, a sign-in link is on its \
+                 way. \
                      It works once and expires in 15 minutes." }
                 p.muted { "Nothing arrived? Check your spam folder, or ask for a new link." }
                 (email_form(company.0, email, "Send a new link"))

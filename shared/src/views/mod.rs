@@ -33,6 +33,7 @@ button,.button{display:inline-block;font:inherit;font-weight:600;padding:.6rem 1
 border-radius:6px;border:0;background:#24513a;color:#fff;cursor:pointer;text-decoration:none;
 margin-top:1rem}
 button.secondary{background:#e5e9e6;color:#1f2a24}
+button.compact{margin:0;padding:.3rem .7rem}
 .inline{display:inline;margin:0}
 .error{color:#a32020;font-weight:600;margin:.25rem 0 0}
 .notice{background:#fff8df;border:1px solid #e8d68a;border-radius:6px;padding:.75rem}
@@ -74,7 +75,7 @@ pub fn layout(
                         span {
                             span.muted style="color:#d5e5da" { (who) " " }
                             form.inline method="post" action={ "/p/" (slug) "/logout" } {
-                                button.secondary type="submit" style="margin:0;padding:.3rem .7rem" {
+                                button.secondary.compact type="submit" {
                                     "Sign out"
                                 }
                             }

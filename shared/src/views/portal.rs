@@ -155,14 +155,19 @@ pub fn proposal(
             p { a href={ "/p/" (slug) "/" } { "← Back to your portal" } }
             h1 { "Proposal #" (summary.number) }
             @match notice {
-                Some(AcceptNotice::Accepted) => p.ok role="status" { "Thank you: proposal accepted." },
+                Some(AcceptNotice::Accepted) => {
+                p.ok role="status" { "Thank you: proposal accepted." }
+            }
                 Some(AcceptNotice::Refused(why)) => p.notice role="alert" { (why) },
                 None => {},
             }
             div.card {
                 p { (proposal_status(summary.status)) }
                 @if let Some(property) = &summary.property { p { "For " (property) } }
-                p { "Dated " (date(summary.created_on)) ". Valid until " (date(summary.valid_until)) "." }
+                p {
+                "Dated " (date(summary.created_on)) ". Valid until "
+                (date(summary.valid_until)) "."
+            }
                 @if let Some(message) = &detail.message { p { (message) } }
                 (lines_table(&detail.lines))
                 p { strong { "Total: " (summary.total) } }

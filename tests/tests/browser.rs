@@ -1,0 +1,667 @@
+//! One client's whole visit in headless Chromium, against the local stack served on a loopback
+//! port with the QuickBooks sample company loaded and DynamoDB Local behind it.
+//!
+//! It proves, in a real browser: asking for a sign-in link from the portal's front door; that
+//! opening the emailed link (as a mail scanner would) neither signs in nor spends the link, and
+//! that only the confirm button does; that Amy's Bird Sanctuary sees exactly her open invoices
+//! (1021, 1069, 1070) and not the paid ones (1001, 1025), on the page and in the JSON; that an
+//! invoice page shows its total and balance; that the service-request form comes prefilled,
+//! is accepted, and notifies the company; and that signing out returns to the sign-in page.
+//! It also leaves phone-sized screenshots in its scratch folder for a person to look at.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install -y chromium chromium-driver`)
+//! and `PORCHLIGHT_TEST_DYNAMODB_ENDPOINT`; it fails, never skips, without them.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::{Capabilities, TimeoutConfiguration};
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use porchlight_infra::stack;
+use porchlight_shared::auth::SESSION_COOKIE;
+use porchlight_shared::context::AppContext;
+use porchlight_shared::ids::{CompanySlug, DocumentId, SecretToken};
+use porchlight_tests::{TestStack, read_outbox};
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "chromedriver";
+const APT_HINT: &str = "install the Debian packages with `apt-get install -y chromium \
+                        chromium-driver` (CI's `.ci/run` does)";
+
+const EMAIL: &str = "birds@example.com";
+const CLIENT_NAME: &str = "Amy's Bird Sanctuary";
+const OPEN_INVOICES: [&str; 3] = ["1021", "1069", "1070"];
+const PAID_INVOICES: [&str; 2] = ["1001", "1025"];
+
+/// The longest any one page, element or engine may take before the test gives up.
+const STEP: Duration = Duration::from_secs(15);
+/// How long the scanner lingers on the emailed link without pressing anything.
+const SCANNER_LINGER: Duration = Duration::from_secs(2);
+/// The whole visit, so a hung browser or engine fails the test instead of stalling CI.
+const WHOLE_VISIT: Duration = Duration::from_secs(240);
+
+type Http = HttpClient<HttpConnector, Empty<Bytes>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_client_signs_in_reads_invoices_requests_service_and_signs_out() {
+    let started = Instant::now();
+    tokio::time::timeout(WHOLE_VISIT, visit())
+        .await
+        .unwrap_or_else(|_| panic!("the visit did not finish within {WHOLE_VISIT:?}"));
+    println!(
+        "browser visit took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn visit() {
+    let portal = Portal::start().await;
+    let scratch = Scratch::new();
+    let driver = Chromedriver::start(&scratch.dir).await;
+    let browser = Browser::open(&driver, &scratch, &portal).await;
+
+    let link = ask_for_link(&browser, &portal).await;
+    let token = scanner_opens(&browser, &portal, &link).await;
+    let cookie = confirm_sign_in(&browser, &portal, &token).await;
+    check_home(&browser, &portal, &cookie).await;
+    screenshots_of_home(&browser, &scratch).await;
+    check_invoice(&browser, &scratch).await;
+    request_service(&browser, &portal, &scratch).await;
+    sign_out(&browser, &portal, &cookie).await;
+
+    browser
+        .client
+        .close()
+        .await
+        .expect("the browser session ends");
+    portal.server.abort();
+}
+
+/// Steps 1 and 2: the front door asks for an address and answers "Check your email"; one
+/// message with a link back to this server lands in the outbox.
+async fn ask_for_link(browser: &Browser, portal: &Portal) -> String {
+    browser.goto(&format!("/p/{}", stack::DEMO_SLUG)).await;
+    browser
+        .wait_for_heading(&format!("Welcome to {}", stack::DEMO_NAME))
+        .await;
+    let before = read_outbox(&portal.outbox);
+
+    let field = browser.find(Locator::Css("input#email")).await;
+    field.send_keys(EMAIL).await.expect("typing the address");
+    browser.click_button("Email me a sign-in link").await;
+    browser.wait_for_heading("Check your email").await;
+    assert!(browser.main_text().await.contains(EMAIL));
+
+    let message = portal.new_message(&before).await;
+    assert!(
+        message.contains(&format!("\r\nTo: {EMAIL}\r\n")),
+        "{message}"
+    );
+    let prefix = format!("{}/p/{}/login/", portal.base_url, stack::DEMO_SLUG);
+    message
+        .split_whitespace()
+        .find(|word| word.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no link starting {prefix} in the message:\n{message}"))
+        .to_owned()
+}
+
+/// Step 3: the link is opened and left alone for a while, as a scanner with a real browser
+/// would. The confirm page shows, no session cookie appears, and the link stays unspent.
+async fn scanner_opens(browser: &Browser, portal: &Portal, link: &str) -> SecretToken {
+    let raw = link.rsplit('/').next().expect("the link ends in its token");
+    let token = SecretToken::parse(raw).expect("the emailed token is well formed");
+    browser.client.goto(link).await.expect("the link opens");
+
+    let until = Instant::now() + SCANNER_LINGER;
+    while Instant::now() < until {
+        assert_eq!(browser.heading().await, "Continue to sign in");
+        assert_eq!(
+            browser.session_cookie().await,
+            None,
+            "opening the link signs no one in"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let url = browser.client.current_url().await.expect("the url");
+    assert_eq!(
+        url.as_str(),
+        link,
+        "the confirm page does not move on by itself"
+    );
+
+    let stored = portal.login_link(&token).await;
+    assert_eq!(stored.used_at, None, "opening the link does not spend it");
+    token
+}
+
+/// Step 4: pressing the button spends the link and opens a session scoped to the portal.
+async fn confirm_sign_in(browser: &Browser, portal: &Portal, token: &SecretToken) -> String {
+    browser.click_button("Continue to sign in").await;
+    browser.wait_for_heading(CLIENT_NAME).await;
+
+    let url = browser.client.current_url().await.expect("the url");
+    assert_eq!(url.path(), format!("/p/{}/", stack::DEMO_SLUG));
+    let cookie = browser
+        .session_cookie()
+        .await
+        .expect("signing in sets the session cookie");
+    assert!(
+        portal.login_link(token).await.used_at.is_some(),
+        "the link is spent"
+    );
+    cookie
+}
+
+/// Step 5: the home lists exactly Amy's open invoices, on the page and in its JSON.
+async fn check_home(browser: &Browser, portal: &Portal, cookie: &str) {
+    let shown = browser.invoice_numbers().await;
+    assert_eq!(shown, numbers(&OPEN_INVOICES), "invoices on the page");
+    let text = browser.main_text().await;
+    for paid in PAID_INVOICES {
+        assert!(
+            !text.contains(&format!("#{paid}")),
+            "paid invoice {paid} is shown:\n{text}"
+        );
+    }
+    assert!(text.contains("No proposals yet."), "{text}");
+
+    let (status, body) = portal
+        .get_json(&format!("/p/{}/", stack::DEMO_SLUG), cookie)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let home: Value = serde_json::from_str(&body).expect("the home answers JSON");
+    assert_eq!(home["company"]["slug"], stack::DEMO_SLUG);
+    assert_eq!(home["client"]["name"], CLIENT_NAME);
+    let listed: BTreeSet<String> = home["invoices"]
+        .as_array()
+        .expect("an invoices array")
+        .iter()
+        .map(|invoice| invoice["number"].as_str().expect("a number").to_owned())
+        .collect();
+    assert_eq!(listed, numbers(&OPEN_INVOICES), "invoices in the JSON");
+    let first = home["invoices"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["number"] == "1021"))
+        .expect("invoice 1021 in the JSON");
+    assert_eq!(
+        first["balance"],
+        json!({ "minor": 23900, "currency": "USD" })
+    );
+    assert_eq!(first["total"], json!({ "minor": 45900, "currency": "USD" }));
+}
+
+/// Step 6 (for a person): the home at desktop size and at a phone's 390×844.
+async fn screenshots_of_home(browser: &Browser, scratch: &Scratch) {
+    browser.screenshot(scratch, "home-desktop.png").await;
+
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("the window resizes");
+    let (inner, scroll) = browser.widths().await;
+    println!("phone window: inner width {inner} px, page scroll width {scroll} px");
+    browser.screenshot(scratch, "home-phone.png").await;
+}
+
+/// Step 7: invoice 1021 from its link: partly paid, $459.00 in all, $239.00 left.
+async fn check_invoice(browser: &Browser, scratch: &Scratch) {
+    let link = browser.find(Locator::LinkText("#1021")).await;
+    link.click().await.expect("the invoice link clicks");
+    browser.wait_for_heading("Invoice #1021").await;
+
+    let text = browser.main_text().await;
+    assert!(text.contains("Total: $459.00"), "{text}");
+    assert!(text.contains("Balance due: $239.00"), "{text}");
+    browser.screenshot(scratch, "invoice-phone.png").await;
+
+    browser.client.back().await.expect("back to the home");
+    browser.wait_for_heading(CLIENT_NAME).await;
+}
+
+/// Step 8: the request form knows who is asking; sending it thanks them and tells the company.
+async fn request_service(browser: &Browser, portal: &Portal, scratch: &Scratch) {
+    let link = browser.find(Locator::LinkText("Request service")).await;
+    link.click().await.expect("the request link clicks");
+    browser
+        .wait_for_heading(&format!("Request service from {}", stack::DEMO_NAME))
+        .await;
+    assert_eq!(browser.value_of("name").await, CLIENT_NAME);
+    assert_eq!(browser.value_of("email").await, EMAIL);
+    browser.screenshot(scratch, "request-phone.png").await;
+    let before = read_outbox(&portal.outbox);
+
+    browser
+        .replace_text("service_address", "4581 Finch St., Bayshore")
+        .await;
+    browser
+        .replace_text("service_wanted", "Trim the hedges around the aviary")
+        .await;
+    browser.click_button("Send request").await;
+    browser
+        .wait_for_heading(&format!("Thank you, {CLIENT_NAME}"))
+        .await;
+
+    let notice = portal.new_message(&before).await;
+    assert!(
+        notice.contains("\r\nTo: office@craigs-landscaping.example\r\n"),
+        "{notice}"
+    );
+    assert!(notice.contains(&format!("Subject: New service request from {CLIENT_NAME}")));
+    assert!(
+        notice.contains("Service address: 4581 Finch St., Bayshore"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("Trim the hedges around the aviary"),
+        "{notice}"
+    );
+}
+
+/// Step 9: the header's button ends the session; the portal is the sign-in page again and
+/// the old cookie opens nothing.
+async fn sign_out(browser: &Browser, portal: &Portal, cookie: &str) {
+    browser.click_button("Sign out").await;
+    browser
+        .wait_for_heading(&format!("Welcome to {}", stack::DEMO_NAME))
+        .await;
+
+    browser.find(Locator::Css("input#email")).await;
+    assert_eq!(
+        browser.session_cookie().await,
+        None,
+        "the cookie is cleared"
+    );
+    let (status, _) = portal
+        .get_json(&format!("/p/{}/", stack::DEMO_SLUG), cookie)
+        .await;
+    assert_eq!(status, 401, "the ended session opens nothing");
+}
+
+fn numbers(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// The stack served on a loopback port of its own, with links in mail pointing at it.
+struct Portal {
+    ctx: Arc<AppContext>,
+    outbox: PathBuf,
+    base_url: String,
+    http: Http,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Portal {
+    async fn start() -> Self {
+        let listener = stack::listen(0)
+            .await
+            .expect("a loopback port for the portal");
+        let address: SocketAddr = listener.local_addr().expect("the bound address");
+        let base_url = format!("http://{address}");
+        let now = chrono::Utc::now().to_rfc3339();
+        let test = TestStack::with_base_url(&now, &base_url).await;
+        let outbox = test.outbox.clone();
+        let ctx = Arc::new(test.ctx);
+
+        let summary = stack::load_demo(&ctx, &stack::sample_dir())
+            .await
+            .expect("the sample company loads");
+        println!("demo company loaded: {summary:?}");
+        let server = tokio::spawn(stack::serve(Arc::clone(&ctx), listener));
+        let http = HttpClient::builder(TokioExecutor::new()).build(HttpConnector::new());
+        Self {
+            ctx,
+            outbox,
+            base_url,
+            http,
+            server,
+        }
+    }
+
+    async fn login_link(&self, token: &SecretToken) -> porchlight_shared::store::LoginLink {
+        let slug = CompanySlug::parse(stack::DEMO_SLUG).expect("the demo slug is valid");
+        self.ctx
+            .store
+            .login_link(&slug, &token.hash())
+            .await
+            .expect("the store answers")
+            .expect("the link is stored")
+    }
+
+    /// The one message that arrived since `before` (file names share the fixed clock's
+    /// instant, so order on disk says nothing; a message is new if it was not there).
+    async fn new_message(&self, before: &[String]) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let fresh: Vec<String> = read_outbox(&self.outbox)
+                .into_iter()
+                .filter(|m| !before.contains(m))
+                .collect();
+            match fresh.len() {
+                0 if Instant::now() < deadline => {}
+                1 => return fresh.into_iter().next().expect("one message"),
+                n => panic!("expected one new message in the outbox, found {n}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// GET `path` as a program would, with the browser's session cookie.
+    async fn get_json(&self, path: &str, cookie: &str) -> (u16, String) {
+        let request = hyper::Request::get(format!("{}{path}", self.base_url))
+            .header(hyper::header::ACCEPT, "application/json")
+            .header(hyper::header::COOKIE, format!("{SESSION_COOKIE}={cookie}"))
+            .body(Empty::new())
+            .expect("a valid request");
+        let response = tokio::time::timeout(STEP, self.http.request(request))
+            .await
+            .expect("the portal answers in time")
+            .expect("the portal answers");
+        let status = response.status().as_u16();
+        let body = tokio::time::timeout(STEP, response.into_body().collect())
+            .await
+            .expect("the body arrives in time")
+            .expect("the body arrives")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// A folder for this run: Chromium's profile (removed at the end) and the screenshots (kept).
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("porchlight-browser-{}", DocumentId::random()));
+        std::fs::create_dir_all(dir.join("profile")).expect("the scratch folder is created");
+        Self { dir }
+    }
+
+    fn profile(&self) -> PathBuf {
+        self.dir.join("profile")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.profile());
+    }
+}
+
+/// A chromedriver on a loopback port; dropping it ends it, also when the test panics.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Chromedriver {
+    async fn start(dir: &Path) -> Self {
+        if !Path::new(CHROMIUM).exists() {
+            panic!("the browser {CHROMIUM} is missing: {APT_HINT}");
+        }
+        let port = free_port();
+        let log = dir.join("chromedriver.log");
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("could not start `{CHROMEDRIVER}` ({error}): {APT_HINT}")
+            });
+        let mut driver = Self { child, port, log };
+        driver.wait_until_ready().await;
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let http: Http = HttpClient::builder(TokioExecutor::new()).build(HttpConnector::new());
+        let status = format!("{}/status", self.url());
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!(
+                    "chromedriver exited at start ({exit}); see {}",
+                    self.log.display()
+                );
+            }
+            let request = hyper::Request::get(&status)
+                .body(Empty::new())
+                .expect("a valid request");
+            let answer = tokio::time::timeout(Duration::from_secs(1), http.request(request)).await;
+            if matches!(answer, Ok(Ok(ref response)) if response.status().is_success()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer within {STEP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Asks chromedriver to quit (it closes any browser it started), then makes sure.
+    fn shut_down(&mut self) {
+        if let Ok(mut stream) =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(1))
+        {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+            let request = "GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+/// A port nobody on loopback is using right now.
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    probe.local_addr().expect("the bound address").port()
+}
+
+/// A Chromium session and the few things the steps ask of it.
+struct Browser {
+    client: Client,
+    base_url: String,
+}
+
+impl Browser {
+    async fn open(driver: &Chromedriver, scratch: &Scratch, portal: &Portal) -> Self {
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--disable-domain-reliability",
+            "--no-default-browser-check",
+            // Every host name fails to resolve: the browser can reach only the loopback
+            // addresses the test gives it.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--window-size=1280,900",
+        ]
+        .map(str::to_owned);
+        let mut args = args.to_vec();
+        args.push(format!("--user-data-dir={}", scratch.profile().display()));
+        let mut capabilities = Capabilities::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args }),
+        );
+
+        let connecting = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url())
+            .await;
+        let client = connecting.unwrap_or_else(|error| {
+            panic!(
+                "no Chromium session ({error}); see {}: {APT_HINT}",
+                driver.log.display()
+            )
+        });
+        let timeouts = TimeoutConfiguration::new(Some(STEP), Some(STEP), Some(Duration::ZERO));
+        client
+            .update_timeouts(timeouts)
+            .await
+            .expect("timeouts are set");
+        Self {
+            client,
+            base_url: portal.base_url.clone(),
+        }
+    }
+
+    async fn goto(&self, path: &str) {
+        let url = format!("{}{path}", self.base_url);
+        self.client
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+    }
+
+    async fn find(&self, locator: Locator<'_>) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(STEP)
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| panic!("{locator:?} not found: {e}"))
+    }
+
+    /// The page's `h1`, or an empty string while there is none (mid-navigation).
+    async fn heading(&self) -> String {
+        match self.client.find(Locator::Css("h1")).await {
+            Ok(h1) => h1.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn wait_for_heading(&self, want: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let seen = self.heading().await;
+            if seen == want {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                panic!("waited {STEP:?} for heading {want:?}; saw {seen:?} at {url:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn main_text(&self) -> String {
+        let main = self.find(Locator::Css("main")).await;
+        main.text().await.expect("the page's text")
+    }
+
+    async fn click_button(&self, label: &str) {
+        let xpath = format!("//button[normalize-space(.)='{label}']");
+        let button = self.find(Locator::XPath(&xpath)).await;
+        button
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {label:?}: {e}"));
+    }
+
+    async fn invoice_numbers(&self) -> BTreeSet<String> {
+        let links = self
+            .client
+            .find_all(Locator::Css("main a[href*='/invoices/']"))
+            .await
+            .expect("the invoice links");
+        let mut numbers = BTreeSet::new();
+        for link in links {
+            let text = link.text().await.expect("a link's text");
+            numbers.insert(text.trim().trim_start_matches('#').to_owned());
+        }
+        numbers
+    }
+
+    async fn value_of(&self, field: &str) -> String {
+        let input = self.find(Locator::Id(field)).await;
+        input
+            .prop("value")
+            .await
+            .expect("the field's value")
+            .unwrap_or_default()
+    }
+
+    async fn replace_text(&self, field: &str, text: &str) {
+        let input = self.find(Locator::Id(field)).await;
+        input.clear().await.expect("the field clears");
+        input.send_keys(text).await.expect("typing into the field");
+    }
+
+    /// The session cookie's value, if the browser holds one for this page.
+    async fn session_cookie(&self) -> Option<String> {
+        let cookies = self.client.get_all_cookies().await.expect("the cookies");
+        cookies
+            .iter()
+            .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+            .map(|c| c.value().to_owned())
+    }
+
+    /// The viewport's width and the page's, to tell whether anything sticks out sideways.
+    async fn widths(&self) -> (u64, u64) {
+        let script = "return [window.innerWidth, document.documentElement.scrollWidth];";
+        let answer = self
+            .client
+            .execute(script, vec![])
+            .await
+            .expect("the widths");
+        let width = |i: usize| answer[i].as_u64().expect("a width in pixels");
+        (width(0), width(1))
+    }
+
+    async fn screenshot(&self, scratch: &Scratch, name: &str) {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+        let path = scratch.dir.join(name);
+        std::fs::write(&path, png).expect("the screenshot is written");
+        println!("screenshot: {}", path.display());
+    }
+}
