@@ -66,7 +66,9 @@ async fn a_new_client_signs_in_reads_invoices_requests_service_and_signs_out() {
 }
 
 async fn visit() {
+    let started = Instant::now();
     let portal = Portal::start().await;
+    println!("stack ready in {:.1} s", started.elapsed().as_secs_f64());
     let scratch = Scratch::new();
     let driver = Chromedriver::start(&scratch.dir).await;
     let browser = Browser::open(&driver, &scratch, &portal).await;
@@ -201,17 +203,12 @@ async fn check_home(browser: &Browser, portal: &Portal, cookie: &str) {
     assert_eq!(first["total"], json!({ "minor": 45900, "currency": "USD" }));
 }
 
-/// Step 6 (for a person): the home at desktop size and at a phone's 390×844.
+/// Step 6 (for a person): the home at desktop size and in a phone's 390×844 viewport. On
+/// the phone nothing may stick out sideways.
 async fn screenshots_of_home(browser: &Browser, scratch: &Scratch) {
     browser.screenshot(scratch, "home-desktop.png").await;
 
-    browser
-        .client
-        .set_window_size(390, 844)
-        .await
-        .expect("the window resizes");
-    let (inner, scroll) = browser.widths().await;
-    println!("phone window: inner width {inner} px, page scroll width {scroll} px");
+    browser.phone_viewport(390, 844).await;
     browser.screenshot(scratch, "home-phone.png").await;
 }
 
@@ -225,6 +222,7 @@ async fn check_invoice(browser: &Browser, scratch: &Scratch) {
     assert!(text.contains("Total: $459.00"), "{text}");
     assert!(text.contains("Balance due: $239.00"), "{text}");
     browser.screenshot(scratch, "invoice-phone.png").await;
+    browser.assert_fits_sideways().await;
 
     browser.client.back().await.expect("back to the home");
     browser.wait_for_heading(CLIENT_NAME).await;
@@ -240,6 +238,7 @@ async fn request_service(browser: &Browser, portal: &Portal, scratch: &Scratch) 
     assert_eq!(browser.value_of("name").await, CLIENT_NAME);
     assert_eq!(browser.value_of("email").await, EMAIL);
     browser.screenshot(scratch, "request-phone.png").await;
+    browser.assert_fits_sideways().await;
     let before = read_outbox(&portal.outbox);
 
     browser
@@ -518,6 +517,8 @@ impl Browser {
             "--disable-default-apps",
             "--disable-domain-reliability",
             "--no-default-browser-check",
+            // Phones draw scrollbars over the page, taking no width from it.
+            "--hide-scrollbars",
             // Every host name fails to resolve: the browser can reach only the loopback
             // addresses the test gives it.
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
@@ -645,16 +646,54 @@ impl Browser {
             .map(|c| c.value().to_owned())
     }
 
-    /// The viewport's width and the page's, to tell whether anything sticks out sideways.
-    async fn widths(&self) -> (u64, u64) {
-        let script = "return [window.innerWidth, document.documentElement.scrollWidth];";
+    /// Sizes the window so the page's viewport is `width`×`height`: the window's own frame
+    /// takes some of the window size, even headless.
+    async fn phone_viewport(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("the window resizes");
+        let (inner_width, inner_height) = self.viewport().await;
+        let frame = (width - inner_width, height - inner_height);
+        self.client
+            .set_window_size(width + frame.0, height + frame.1)
+            .await
+            .expect("the window resizes");
+        assert_eq!(
+            self.viewport().await,
+            (width, height),
+            "the phone-sized viewport"
+        );
+        self.assert_fits_sideways().await;
+    }
+
+    async fn viewport(&self) -> (u32, u32) {
+        let script = "return [window.innerWidth, window.innerHeight];";
+        let answer = self
+            .client
+            .execute(script, vec![])
+            .await
+            .expect("the viewport");
+        let pixels = |i: usize| {
+            let value = answer[i].as_u64().expect("a size in pixels");
+            u32::try_from(value).expect("a viewport fits in u32")
+        };
+        (pixels(0), pixels(1))
+    }
+
+    /// Nothing on the page is wider than the viewport, so no one scrolls sideways to read it.
+    async fn assert_fits_sideways(&self) {
+        let script = "return [document.documentElement.scrollWidth, window.innerWidth];";
         let answer = self
             .client
             .execute(script, vec![])
             .await
             .expect("the widths");
-        let width = |i: usize| answer[i].as_u64().expect("a width in pixels");
-        (width(0), width(1))
+        let url = self.client.current_url().await.expect("the url");
+        assert!(
+            answer[0].as_u64() <= answer[1].as_u64(),
+            "{url} is wider than the viewport (page, viewport): {answer}"
+        );
     }
 
     async fn screenshot(&self, scratch: &Scratch, name: &str) {
