@@ -413,3 +413,45 @@ async fn shared_addresses_choose_an_account() {
         "a refused choice changes nothing"
     );
 }
+
+/// A POST from another site's page is refused even if the browser sent the cookie.
+#[tokio::test]
+async fn cross_site_accepts_are_refused() {
+    let stack = TestStack::new("2026-06-03T15:00:00Z").await;
+    let fixture = cases(&stack).await;
+    let quote = proposal(
+        &stack,
+        &fixture.greenridge,
+        &fixture.dana,
+        "GR-Q-77",
+        "2026-06-30",
+        240_000,
+    )
+    .await;
+    let cookie = sign_in(&stack, "greenridge", "dana@example.net").await;
+    let target = format!("/p/greenridge/proposals/{}/accept", quote.id);
+
+    let forged = Event::post(&target)
+        .cookie(Some(&cookie))
+        .header("host", "portal.example.com")
+        .header("origin", "https://evil.example");
+    assert_eq!(stack.call(forged).await.status, 403);
+    let portal = stack
+        .store()
+        .client_portal(&fixture.greenridge.slug, &fixture.dana.id)
+        .await;
+    assert!(
+        portal
+            .expect("read")
+            .expect("client")
+            .acceptances
+            .is_empty(),
+        "nothing changed"
+    );
+
+    let own = Event::post(&target)
+        .cookie(Some(&cookie))
+        .header("host", "portal.example.com")
+        .header("origin", "https://portal.example.com");
+    assert_eq!(stack.call(own).await.status, 303);
+}

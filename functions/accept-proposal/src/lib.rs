@@ -45,6 +45,10 @@ async fn route(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Failur
     let Some(id) = id else {
         return Ok(http::not_found(json, Some(names)));
     };
+    if http::is_cross_site(req) {
+        tracing::warn!(slug = %company.slug, "cross-site accept refused");
+        return Ok(http::cross_site_refused(json));
+    }
     accept(ctx, req, &company, &id).await
 }
 

@@ -46,6 +46,11 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
         return Ok(("-", http::not_found(json, None)));
     };
     let method = req.method().clone();
+    let session_action = matches!(path.rest().as_slice(), ["account"] | ["logout"]);
+    if method == Method::POST && session_action && http::is_cross_site(req) {
+        tracing::warn!(slug = %company.slug, "cross-site session action refused");
+        return Ok(("-", http::cross_site_refused(json)));
+    }
     match (method, path.rest().as_slice()) {
         (Method::POST, ["login"]) => {
             Ok(("/p/{slug}/login", request_link(ctx, req, &company).await?))
