@@ -123,9 +123,11 @@ fn build(status: StatusCode, content_type: &str, body: Body) -> Response<Body> {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: under no-referrer browsers send `Origin: null` with
+    // the portal's own form posts, which the cross-site check has to refuse.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -216,6 +218,34 @@ mod tests {
         assert!(PortalPath::parse("/p").is_none());
     }
 
+    fn with_headers(pairs: &[(&str, &str)]) -> Request {
+        let mut builder = lambda_http::http::Request::builder();
+        for (name, value) in pairs {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::Empty).expect("valid request")
+    }
+
+    #[test]
+    fn cross_site_posts_are_recognised() {
+        let host = ("host", "portal.example.com");
+        let rows: [(&[(&str, &str)], bool); 7] = [
+            (&[host], false),
+            (&[host, ("origin", "https://portal.example.com")], false),
+            (&[host, ("origin", "https://evil.example")], true),
+            (&[host, ("origin", "null")], true),
+            (
+                &[host, ("origin", "null"), ("sec-fetch-site", "same-origin")],
+                false,
+            ),
+            (&[host, ("sec-fetch-site", "cross-site")], true),
+            (&[host, ("sec-fetch-site", "same-site")], true),
+        ];
+        for (headers, cross) in rows {
+            assert_eq!(is_cross_site(&with_headers(headers)), cross, "{headers:?}");
+        }
+    }
+
     #[test]
     fn cookies_are_found_among_others() {
         let req = lambda_http::http::Request::builder()
@@ -282,23 +312,28 @@ pub fn log_request(function: &str, route: &str, req: &Request, response: &Respon
     );
 }
 
-/// Whether a browser says this request comes from another site: an `Origin` header whose
-/// host differs from the request's own `Host`. SameSite=Lax already keeps the session cookie
-/// off cross-site POSTs; this refuses them outright for actions taken with a session.
+/// Whether a browser says this request comes from another site: `Sec-Fetch-Site` other
+/// than `same-origin` (or `none`: typed by the person), or else an `Origin` whose host
+/// differs from the request's own `Host` (`Origin: null` included). A request with neither
+/// header comes from a program, not a browser, and passes. SameSite=Lax already keeps the
+/// session cookie off cross-site POSTs; this refuses them outright for session actions.
 pub fn is_cross_site(req: &Request) -> bool {
-    let header_text = |name: header::HeaderName| {
+    let header_text = |name: &str| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_ascii_lowercase)
     };
-    let Some(origin) = header_text(header::ORIGIN) else {
+    if let Some(site) = header_text("sec-fetch-site") {
+        return !matches!(site.as_str(), "same-origin" | "none");
+    }
+    let Some(origin) = header_text("origin") else {
         return false;
     };
     let origin_host = origin
         .split_once("://")
         .map_or(origin.as_str(), |(_, rest)| rest);
-    match header_text(header::HOST) {
+    match header_text("host") {
         Some(host) => origin_host != host,
         None => true,
     }

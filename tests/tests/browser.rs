@@ -219,7 +219,7 @@ async fn check_invoice(browser: &Browser, scratch: &Scratch) {
     browser.wait_for_heading("Invoice #1021").await;
 
     let text = browser.main_text().await;
-    assert!(text.contains("Total: $999.00"), "{text}");
+    assert!(text.contains("Total: $459.00"), "{text}");
     assert!(text.contains("Balance due: $239.00"), "{text}");
     browser.screenshot(scratch, "invoice-phone.png").await;
     browser.assert_fits_sideways().await;

@@ -194,6 +194,27 @@ async fn lead_form(
     Ok(http::html(StatusCode::OK, page))
 }
 
+/// The signed-in viewer and the document id a detail page names, or the answer to give
+/// instead: sign in first, or the one 404.
+async fn open_document(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+    raw_id: &str,
+) -> Result<Result<(Viewing, DocumentId), Response<Body>>, Failure> {
+    let json = http::wants_json(req);
+    let Some(viewing) = viewing(ctx, req, company).await? else {
+        return Ok(Err(sign_in_first(json, company)));
+    };
+    match DocumentId::parse(raw_id) {
+        Ok(id) => Ok(Ok((viewing, id))),
+        Err(_) => Ok(Err(http::not_found(
+            json,
+            Some((&company.slug, &company.name)),
+        ))),
+    }
+}
+
 async fn proposal(
     ctx: &AppContext,
     req: &Request,
@@ -202,12 +223,11 @@ async fn proposal(
 ) -> Result<Response<Body>, Failure> {
     let json = http::wants_json(req);
     let names = (&company.slug, company.name.as_str());
-    let Some(viewing) = viewing(ctx, req, company).await? else {
-        return Ok(sign_in_first(json, company));
+    let (viewing, id) = match open_document(ctx, req, company, raw_id).await? {
+        Ok(opened) => opened,
+        Err(answer) => return Ok(answer),
     };
-    let Ok(id) = DocumentId::parse(raw_id) else {
-        return Ok(http::not_found(json, Some(names)));
-    };
+
     let day = PortalDay::new(company, &viewing.portal, company.today(ctx.clock.now()));
     let Some(detail) = day.proposal(&id) else {
         return Ok(http::not_found(json, Some(names)));
@@ -217,11 +237,8 @@ async fn proposal(
     }
     let notice = (http::query_param(req, "accepted").as_deref() == Some("1"))
         .then_some(pages::AcceptNotice::Accepted);
-    let viewer = viewer(&viewing.signed_in);
-    Ok(http::html(
-        StatusCode::OK,
-        pages::proposal(names, &detail, &viewer, notice),
-    ))
+    let page = pages::proposal(names, &detail, &viewer(&viewing.signed_in), notice);
+    Ok(http::html(StatusCode::OK, page))
 }
 
 async fn invoice(
@@ -232,24 +249,20 @@ async fn invoice(
 ) -> Result<Response<Body>, Failure> {
     let json = http::wants_json(req);
     let names = (&company.slug, company.name.as_str());
-    let Some(viewing) = viewing(ctx, req, company).await? else {
-        return Ok(sign_in_first(json, company));
+    let (viewing, id) = match open_document(ctx, req, company, raw_id).await? {
+        Ok(opened) => opened,
+        Err(answer) => return Ok(answer),
     };
-    let Ok(id) = DocumentId::parse(raw_id) else {
-        return Ok(http::not_found(json, Some(names)));
-    };
+
     let day = PortalDay::new(company, &viewing.portal, company.today(ctx.clock.now()));
     let Some(detail) = day.invoice(&id) else {
         return Ok(http::not_found(json, Some(names)));
     };
-    Ok(if json {
-        http::json(StatusCode::OK, &detail)
-    } else {
-        http::html(
-            StatusCode::OK,
-            pages::invoice(names, &detail, &viewer(&viewing.signed_in)),
-        )
-    })
+    if json {
+        return Ok(http::json(StatusCode::OK, &detail));
+    }
+    let page = pages::invoice(names, &detail, &viewer(&viewing.signed_in));
+    Ok(http::html(StatusCode::OK, page))
 }
 
 fn viewer(signed_in: &SignedIn) -> pages::Viewer<'_> {
