@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 
 use porchlight_shared::domain::{
     Acceptance, AppliedPayment, Billing, Channel, Client, ClientRef, Company, Invoice, Job,
-    JobKind, Line, Payment, Property, Proposal, ProposalState, Stage,
+    JobKind, Line, LineKind, Payment, Property, Proposal, ProposalState, Stage,
 };
 use porchlight_shared::ids::{ClientId, CompanySlug, DocumentId};
 use porchlight_shared::mail::Mailbox;
@@ -164,6 +164,13 @@ struct ItemRef {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+/// QuickBooks' tax summary of a document.
+struct TaxDetail {
+    total_tax: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct QboLine {
     description: Option<String>,
     amount: Option<Decimal>,
@@ -185,6 +192,7 @@ struct QboInvoice {
     line: Vec<QboLine>,
     total_amt: Decimal,
     balance: Decimal,
+    txn_tax_detail: Option<TaxDetail>,
     private_note: Option<String>,
     customer_memo: Option<Memo>,
     #[serde(default)]
@@ -204,6 +212,7 @@ struct QboEstimate {
     #[serde(default)]
     line: Vec<QboLine>,
     total_amt: Decimal,
+    txn_tax_detail: Option<TaxDetail>,
     customer_memo: Option<Memo>,
     #[serde(default)]
     linked_txn: Vec<LinkedTxn>,
@@ -760,8 +769,8 @@ fn plan_estimate(
             .checked_add_days(Days::new(u64::from(company.settings.proposal_open_days)))
             .ok_or_else(|| format!("TxnDate `{}` is too late", estimate.txn_date))?,
     };
-    let lines = lines(&estimate.line, &currency)?;
     let total = money("TotalAmt", &estimate.total_amt, &currency)?;
+    let lines = lines(&estimate.line, estimate.txn_tax_detail.as_ref(), &total)?;
     let accepted = outcome == EstimateOutcome::AcceptedInQuickBooks;
 
     let job = Job {
@@ -884,7 +893,7 @@ fn plan_invoice(
         property_name: owner.property_name.clone(),
         invoice_date: Some(date("TxnDate", &invoice.txn_date)?),
         due_date,
-        lines: lines(&invoice.line, &currency)?,
+        lines: lines(&invoice.line, invoice.txn_tax_detail.as_ref(), &total)?,
         voided: is_voided(invoice.private_note.as_deref(), &total),
         total,
         balance,
@@ -937,38 +946,89 @@ fn plan_payment(
     Ok((owned(&owner, &payment.id, record), invoices))
 }
 
-/// Proposal and invoice lines from the item lines. Subtotal, discount and tax lines are
-/// summaries QuickBooks derives from the item lines; the document's total already
-/// includes them.
-fn lines(source: &[QboLine], currency: &Currency) -> Result<Vec<Line>, String> {
-    source
-        .iter()
-        .filter(|line| line.detail_type == "SalesItemLineDetail")
-        .map(|line| {
-            let detail = line.sales_item_line_detail.as_ref();
-            let amount = line
-                .amount
-                .as_ref()
-                .ok_or_else(|| "an item line has no Amount".to_owned())?;
-            let item_name = detail
-                .and_then(|d| d.item_ref.as_ref())
-                .and_then(|item| item.name.as_deref());
-            Ok(Line {
-                description: non_empty(line.description.as_deref())
-                    .or_else(|| non_empty(item_name))
-                    .unwrap_or_else(|| "Item".to_owned()),
-                quantity: detail
-                    .and_then(|d| d.qty.as_ref())
-                    .map(|q| q.as_str().to_owned()),
-                // QuickBooks allows unit prices finer than the currency (0.125); such a
-                // price cannot be shown as money and the line amount says what is owed.
-                unit_price: detail
-                    .and_then(|d| d.unit_price.as_ref())
-                    .and_then(|p| p.to_money(currency)),
-                amount: money("Line.Amount", amount, currency)?,
-            })
-        })
-        .collect()
+/// Proposal and invoice lines: the item lines, then each discount as a negative line and
+/// the sales tax as a last line, so the lines add up to the document's total. Subtotal
+/// lines are left out: they only repeat the sum of the lines above them.
+fn lines(source: &[QboLine], tax: Option<&TaxDetail>, total: &Money) -> Result<Vec<Line>, String> {
+    let currency = &total.currency;
+    let mut lines = Vec::new();
+    for line in source {
+        match line.detail_type.as_str() {
+            "SalesItemLineDetail" => lines.push(item_line(line, currency)?),
+            "DiscountLineDetail" => {
+                let amount = line
+                    .amount
+                    .as_ref()
+                    .ok_or_else(|| "a discount line has no Amount".to_owned())?;
+                let amount = money("Line.Amount", amount, currency)?;
+                lines.push(Line {
+                    kind: LineKind::Discount,
+                    description: non_empty(line.description.as_deref())
+                        .unwrap_or_else(|| "Discount".to_owned()),
+                    quantity: None,
+                    unit_price: None,
+                    amount: Money::new(-amount.minor.abs(), amount.currency),
+                });
+            }
+            _ => {}
+        }
+    }
+    if let Some(total_tax) = tax.and_then(|t| t.total_tax.as_ref()) {
+        let amount = money("TxnTaxDetail.TotalTax", total_tax, currency)?;
+        if !amount.is_zero() {
+            lines.push(Line {
+                kind: LineKind::Tax,
+                description: "Sales tax".to_owned(),
+                quantity: None,
+                unit_price: None,
+                amount,
+            });
+        }
+    }
+    // Some records list only a subtotal, without the items behind it. Say so in a line
+    // rather than show lines that do not add up to what is owed.
+    let listed: i64 = lines.iter().map(|l| l.amount.minor).sum();
+    if listed != total.minor {
+        let at = lines
+            .iter()
+            .position(|l| l.kind == LineKind::Tax)
+            .unwrap_or(lines.len());
+        let missing = Line {
+            kind: LineKind::Item,
+            description: "Items not itemised in the record".to_owned(),
+            quantity: None,
+            unit_price: None,
+            amount: Money::new(total.minor - listed, currency.clone()),
+        };
+        lines.insert(at, missing);
+    }
+    Ok(lines)
+}
+
+fn item_line(line: &QboLine, currency: &Currency) -> Result<Line, String> {
+    let detail = line.sales_item_line_detail.as_ref();
+    let amount = line
+        .amount
+        .as_ref()
+        .ok_or_else(|| "an item line has no Amount".to_owned())?;
+    let item_name = detail
+        .and_then(|d| d.item_ref.as_ref())
+        .and_then(|item| item.name.as_deref());
+    Ok(Line {
+        kind: LineKind::Item,
+        description: non_empty(line.description.as_deref())
+            .or_else(|| non_empty(item_name))
+            .unwrap_or_else(|| "Item".to_owned()),
+        quantity: detail
+            .and_then(|d| d.qty.as_ref())
+            .map(|q| q.as_str().to_owned()),
+        // QuickBooks allows unit prices finer than the currency (0.125); such a
+        // price cannot be shown as money and the line amount says what is owed.
+        unit_price: detail
+            .and_then(|d| d.unit_price.as_ref())
+            .and_then(|p| p.to_money(currency)),
+        amount: money("Line.Amount", amount, currency)?,
+    })
 }
 
 fn money(field: &str, value: &Decimal, currency: &Currency) -> Result<Money, String> {
@@ -1212,6 +1272,39 @@ mod tests {
         (plan(&export, &company), company)
     }
 
+    /// Item, discount and tax lines add up to QuickBooks' total on every document, so an
+    /// invoice page never lists lines that disagree with the amount owed.
+    #[test]
+    fn lines_add_up_to_every_total() {
+        let (plan, _) = sample_plan();
+        let sum = |lines: &[Line]| lines.iter().map(|l| l.amount.minor).sum::<i64>();
+        for invoice in &plan.invoices {
+            let record = &invoice.record;
+            assert_eq!(
+                sum(&record.lines),
+                record.total.minor,
+                "invoice {}",
+                record.number
+            );
+        }
+        for proposal in &plan.proposals {
+            let record = &proposal.record;
+            assert_eq!(
+                sum(&record.lines),
+                record.total.minor,
+                "estimate {}",
+                proposal.qbo_id
+            );
+        }
+        let invoice = &invoice_numbered(&plan, "1021").record;
+        let tax = invoice
+            .lines
+            .iter()
+            .find(|l| l.kind == LineKind::Tax)
+            .expect("a tax line");
+        assert_eq!(tax.amount.minor, 3400);
+    }
+
     fn client_named<'a>(plan: &'a ImportPlan, name: &str) -> &'a Client {
         plan.clients
             .iter()
@@ -1374,7 +1467,8 @@ mod tests {
             first.memo.as_deref(),
             Some("Thank you for your business and have a great day!")
         );
-        assert_eq!(first.lines.len(), 1);
+        assert_eq!(first.lines.len(), 2, "the item and the sales tax");
+        assert_eq!(first.lines[1].kind, LineKind::Tax);
         assert_eq!(first.lines[0].quantity.as_deref(), Some("4"));
         assert_eq!(
             first.lines[0].unit_price.as_ref().map(|m| m.minor),
@@ -1421,7 +1515,12 @@ mod tests {
         assert_eq!(pending.record.created_on, day("2015-03-26"));
         assert_eq!(pending.record.valid_until, day("2015-04-25"));
         assert_eq!(pending.record.total.minor, 3150);
-        assert_eq!(pending.record.lines.len(), 1);
+        assert_eq!(
+            pending.record.lines.len(),
+            2,
+            "the item and the 10% discount"
+        );
+        assert_eq!(pending.record.lines[1].amount.minor, -350);
 
         let accepted: Vec<(&str, NaiveDate)> = plan
             .acceptances

@@ -156,9 +156,22 @@ pub struct Visit {
     pub completed_on: Option<NaiveDate>,
 }
 
-/// One line of a proposal or invoice.
+/// What a line of a document is: work or goods, or an adjustment of the lines above it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    #[default]
+    Item,
+    /// A discount; its amount is negative.
+    Discount,
+    Tax,
+}
+
+/// One line of a proposal or invoice. The amounts of all lines add up to the total.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Line {
+    #[serde(default)]
+    pub kind: LineKind,
     pub description: String,
     #[serde(default)]
     pub quantity: Option<String>,

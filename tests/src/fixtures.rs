@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use porchlight_shared::domain::{
-    Billing, Client, Company, Invoice, Job, JobKind, Line, Proposal, ProposalState, Stage,
+    Billing, Client, Company, Invoice, Job, JobKind, Line, LineKind, Proposal, ProposalState, Stage,
 };
 use porchlight_shared::ids::DocumentId;
 use porchlight_shared::money::{Currency, Money};
@@ -85,6 +85,7 @@ pub async fn invoice(
         invoice_date: Some(day(date)),
         due_date: None,
         lines: vec![Line {
+            kind: LineKind::Item,
             description: "Lawn care".into(),
             quantity: Some("1".into()),
             unit_price: Some(usd(total)),
@@ -137,6 +138,7 @@ pub async fn proposal(
         valid_until: day(valid_until),
         state: ProposalState::Open,
         lines: vec![Line {
+            kind: LineKind::Item,
             description: "Spring cleanup".into(),
             quantity: None,
             unit_price: None,

@@ -25,6 +25,8 @@ h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 table{width:100%;border-collapse:collapse}
 th,td{text-align:left;padding:.45rem .3rem;border-bottom:1px solid #e5e9e6;vertical-align:top}
 td.num,th.num{text-align:right;white-space:nowrap}
+tr.adjustment td{color:#5b6b62;font-style:italic}
+a{color:#1d6b43}
 label{display:block;font-weight:600;margin-top:.8rem}
 input,select,textarea{width:100%;font:inherit;padding:.55rem;border:1px solid #9aa8a0;
 border-radius:6px;background:#fff}

@@ -3,8 +3,9 @@
 use maud::{Markup, html};
 
 use super::{date, layout};
-use crate::domain::{Line, PaymentStatus};
+use crate::domain::{Line, LineKind, PaymentStatus};
 use crate::ids::CompanySlug;
+use crate::money::Money;
 use crate::portal::{InvoiceDetail, PortalHome, ProposalDetail};
 use crate::rules::ProposalStatus;
 
@@ -121,7 +122,8 @@ fn lines_table(lines: &[Line]) -> Markup {
                 th.num.optional { "Price" } th.num { "Amount" } } }
             tbody {
                 @for line in lines {
-                    tr {
+                    // Adjustments read apart from the work they adjust.
+                    tr.adjustment[line.kind != LineKind::Item] {
                         td { (line.description) }
                         td.num.optional { @if let Some(q) = &line.quantity { (q) } }
                         td.num.optional { @if let Some(p) = &line.unit_price { (p) } }
@@ -205,6 +207,10 @@ pub fn invoice(company: (&CompanySlug, &str), detail: &InvoiceDetail, viewer: &V
                 @if let Some(memo) = &detail.memo { p { (memo) } }
                 (lines_table(&detail.lines))
                 p { "Total: " (summary.total) }
+                @if summary.status == PaymentStatus::PartlyPaid {
+                    @let paid = summary.total.minor - summary.balance.minor;
+                    p { "Paid so far: " (Money::new(paid, summary.total.currency.clone())) }
+                }
                 p { strong { "Balance due: " (summary.balance) } }
             }
         },
