@@ -47,7 +47,8 @@ background:#e5e9e6}
 .status.expired,.status.declined{background:#f3dede}
 .muted{color:#5b6b62}
 .hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
-@media (max-width:34rem){th.optional,td.optional{display:none}}
+.narrow-only{display:none}
+@media (max-width:34rem){th.optional,td.optional{display:none}.narrow-only{display:inline}}
 ";
 
 /// The frame of every page: the company's name, who is signed in, and the content.

@@ -66,6 +66,7 @@ pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
                                     a href={ "/p/" (slug) "/proposals/" (proposal.id) } {
                                         "#" (proposal.number)
                                     }
+                                    span.muted.narrow-only { br; (date(proposal.created_on)) }
                                     @if let Some(property) = &proposal.property {
                                         br; span.muted { (property) }
                                     }
@@ -92,6 +93,9 @@ pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
                                 td {
                                     a href={ "/p/" (slug) "/invoices/" (invoice.id) } {
                                         "#" (invoice.number)
+                                    }
+                                    @if let Some(day) = invoice.invoice_date {
+                                        span.muted.narrow-only { br; (date(day)) }
                                     }
                                     @if let Some(property) = &invoice.property {
                                         br; span.muted { (property) }
