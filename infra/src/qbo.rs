@@ -895,6 +895,8 @@ fn plan_invoice(
         due_date,
         lines: lines(&invoice.line, invoice.txn_tax_detail.as_ref(), &total)?,
         voided: is_voided(invoice.private_note.as_deref(), &total),
+        approved_on: None,
+        sent_on: None,
         total,
         balance,
         // The private note is for staff only; clients see the customer memo.

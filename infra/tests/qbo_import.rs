@@ -234,6 +234,6 @@ async fn the_portal_shows_the_sample_as_the_rules_say() {
             .filter(|h| h.kind == DocumentKind::Proposal)
             .map(|h| h.reason)
             .collect();
-        assert_eq!(hidden, [Reason::AcceptedElsewhere], "customer {customer}");
+        assert_eq!(hidden, [Reason::AcceptedByStaff], "customer {customer}");
     }
 }

@@ -97,6 +97,8 @@ mod tests {
             total: usd(100),
             balance: usd(100),
             voided: false,
+            approved_on: None,
+            sent_on: None,
             memo: None,
         };
         let settings = Settings::default();

@@ -32,13 +32,24 @@ impl Company {
     }
 }
 
-/// What a company's admin can change about the portal.
+/// What a company's admin can change about the portal. Stored with the company and read on
+/// every page, so a change reaches every client at once. Fields added later default, so
+/// older stored companies read without a migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// How long a paid invoice stays, counted in months from its invoice date.
     pub paid_invoice_months: u32,
     /// Days a proposal stays open when its source gives no expiry date.
     pub proposal_open_days: u32,
+    /// When invoices of one-off jobs appear.
+    pub one_off_invoices: Appearance,
+    /// When invoices of single visits of recurring jobs appear.
+    pub per_visit_invoices: Appearance,
+    /// Zero-total invoices (a free visit, a credit) are left out of the portal.
+    pub hide_zero_total: bool,
+    /// Card payment is offered (only once the company has connected a processor).
+    pub payments_enabled: bool,
 }
 
 impl Default for Settings {
@@ -46,8 +57,28 @@ impl Default for Settings {
         Self {
             paid_invoice_months: 12,
             proposal_open_days: 30,
+            one_off_invoices: Appearance::DateRules,
+            per_visit_invoices: Appearance::DateRules,
+            hide_zero_total: false,
+            payments_enabled: false,
         }
     }
+}
+
+/// When a kind of invoice enters the portal. Every choice also waits for the default date
+/// rule's day: the stricter choices only add a condition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Appearance {
+    /// The default rules of DESIGN.md: invoice date, else work or visit date, else completion.
+    #[default]
+    DateRules,
+    /// Also once the job (or the visit) is completed.
+    OnceCompleted,
+    /// Also once the invoice is approved in the back office.
+    OnceApproved,
+    /// Also once the invoice is marked sent.
+    OnceSent,
 }
 
 /// One account of a company: a person or business, with its properties.
@@ -259,6 +290,12 @@ pub struct Invoice {
     /// Voided invoices are kept for the record and never shown.
     #[serde(default)]
     pub voided: bool,
+    /// The day staff approved the invoice, for [`Appearance::OnceApproved`].
+    #[serde(default)]
+    pub approved_on: Option<NaiveDate>,
+    /// The day the invoice was marked sent, for [`Appearance::OnceSent`].
+    #[serde(default)]
+    pub sent_on: Option<NaiveDate>,
     #[serde(default)]
     pub memo: Option<String>,
 }

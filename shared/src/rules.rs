@@ -6,7 +6,8 @@ use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
 
 use crate::domain::{
-    Acceptance, Billing, Channel, Invoice, Job, Proposal, ProposalState, Settings, Stage, Visit,
+    Acceptance, Appearance, Billing, Channel, Invoice, Job, Proposal, ProposalState, Settings,
+    Stage, Visit,
 };
 
 /// A rule's answer: shown or not, the reason, and the dates behind it.
@@ -36,8 +37,10 @@ pub enum Reason {
     ProposalDeclined,
     /// Accepted in the portal: it stays indefinitely.
     AcceptedInPortal,
-    /// Accepted through the emailed link or by staff: it leaves the portal.
-    AcceptedElsewhere,
+    /// Accepted through the emailed accept link: it leaves the portal.
+    AcceptedByEmailLink,
+    /// Accepted by staff in the back office: it leaves the portal.
+    AcceptedByStaff,
     /// The job was created as an active job, so its proposal was never meant for the client.
     JobCreatedActive,
     Voided,
@@ -49,6 +52,14 @@ pub enum Reason {
     AwaitingVisitDate,
     /// A per-visit invoice whose visit record is missing.
     VisitMissing,
+    /// The company shows this kind of invoice only once the work is completed.
+    AwaitingCompletion,
+    /// The company shows this kind of invoice only once it is approved.
+    AwaitingApproval,
+    /// The company shows this kind of invoice only once it is marked sent.
+    AwaitingSending,
+    /// The company leaves zero-total invoices out.
+    ZeroTotalHidden,
     Unpaid,
     /// Paid, and still within the retention period counted from the invoice date.
     PaidRecently,
@@ -57,23 +68,32 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// A sentence for staff and for `portal show`.
+    /// The reason in plain words, for staff asking "why is this shown?".
     pub fn explain(self) -> &'static str {
         match self {
-            Reason::ProposalOpen => "open for acceptance",
-            Reason::ProposalExpired => "past its valid-until day; shown, but cannot be accepted",
-            Reason::ProposalDeclined => "declined",
-            Reason::AcceptedInPortal => "accepted in the portal; stays in the portal",
-            Reason::AcceptedElsewhere => "accepted by email link or by staff; leaves the portal",
-            Reason::JobCreatedActive => "its job was created active, so the proposal never shows",
-            Reason::Voided => "voided; kept on record, never shown",
-            Reason::NotYetDue => "its appearance day has not come yet",
-            Reason::AwaitingWork => "no invoice date, work date or completion yet",
-            Reason::AwaitingVisitDate => "its visit has no date yet",
+            Reason::ProposalOpen => "open for the client to accept",
+            Reason::ProposalExpired => "past its valid-until day: shown, but it cannot be accepted",
+            Reason::ProposalDeclined => "declined by the client",
+            Reason::AcceptedInPortal => "accepted in the portal, so it stays there",
+            Reason::AcceptedByEmailLink => {
+                "accepted through the emailed link, so it left the portal"
+            }
+            Reason::AcceptedByStaff => "accepted by staff, so it left the portal",
+            Reason::JobCreatedActive => "its job was created active, so its proposal never shows",
+            Reason::Voided => "voided: kept on record, never shown",
+            Reason::NotYetDue => "waiting for its invoice, work or visit date",
+            Reason::AwaitingWork => {
+                "waiting for an invoice date, a work date or the job's completion"
+            }
+            Reason::AwaitingVisitDate => "waiting for its visit to be scheduled",
             Reason::VisitMissing => "its visit is not on record",
-            Reason::Unpaid => "a balance is left; shown until paid",
-            Reason::PaidRecently => "paid; shown until a year after the invoice date",
-            Reason::PaidExpired => "paid, and a year has passed since the invoice date",
+            Reason::AwaitingCompletion => "waiting for the work to be completed",
+            Reason::AwaitingApproval => "waiting for the invoice to be approved",
+            Reason::AwaitingSending => "waiting for the invoice to be marked sent",
+            Reason::ZeroTotalHidden => "its total is zero, and zero-total invoices are hidden",
+            Reason::Unpaid => "a balance is left, so it stays until paid",
+            Reason::PaidRecently => "paid, and shown until its time after the invoice date is up",
+            Reason::PaidExpired => "paid, and its time after the invoice date is up",
         }
     }
 }
@@ -143,11 +163,17 @@ pub fn proposal_decision(
     if let Some(acceptance) = acceptance {
         return match acceptance.channel {
             Channel::Portal => Decision::shown(Reason::AcceptedInPortal, proposal.created_on, None),
-            Channel::EmailLink | Channel::Staff => Decision {
-                shown_since: Some(proposal.created_on),
-                shown_until: acceptance.accepted_on.pred_opt(),
-                ..Decision::hidden(Reason::AcceptedElsewhere)
-            },
+            Channel::EmailLink | Channel::Staff => {
+                let reason = match acceptance.channel {
+                    Channel::EmailLink => Reason::AcceptedByEmailLink,
+                    _ => Reason::AcceptedByStaff,
+                };
+                Decision {
+                    shown_since: Some(proposal.created_on),
+                    shown_until: acceptance.accepted_on.pred_opt(),
+                    ..Decision::hidden(reason)
+                }
+            }
         };
     }
     let since = proposal.created_on;
@@ -199,6 +225,29 @@ pub fn paid_shown_until(invoice_date: NaiveDate, settings: &Settings) -> NaiveDa
     gone_on.checked_sub_days(Days::new(1)).unwrap_or(gone_on)
 }
 
+/// The extra condition a company's [`Appearance`] setting puts on an invoice: the day it
+/// was met, or why it is not met yet. `None` when the setting adds nothing.
+fn setting_condition(
+    appearance: Appearance,
+    invoice: &Invoice,
+    job: Option<&Job>,
+    visit: Option<&Visit>,
+) -> Result<Option<NaiveDate>, Reason> {
+    let completed_on = match &invoice.billing {
+        Billing::OneOff => job.and_then(|job| job.completed_on),
+        Billing::PerVisit { .. } => visit.and_then(|visit| visit.completed_on),
+    };
+    match appearance {
+        Appearance::DateRules => Ok(None),
+        Appearance::OnceCompleted => completed_on.map(Some).ok_or(Reason::AwaitingCompletion),
+        Appearance::OnceApproved => invoice
+            .approved_on
+            .map(Some)
+            .ok_or(Reason::AwaitingApproval),
+        Appearance::OnceSent => invoice.sent_on.map(Some).ok_or(Reason::AwaitingSending),
+    }
+}
+
 /// Whether an invoice is in the client's portal today.
 pub fn invoice_decision(
     invoice: &Invoice,
@@ -210,8 +259,19 @@ pub fn invoice_decision(
     if invoice.voided {
         return Decision::hidden(Reason::Voided);
     }
-    let appears = match appearance_day(invoice, job, visit) {
+    if settings.hide_zero_total && invoice.total.is_zero() {
+        return Decision::hidden(Reason::ZeroTotalHidden);
+    }
+    let by_date = match appearance_day(invoice, job, visit) {
         Ok(day) => day,
+        Err(reason) => return Decision::hidden(reason),
+    };
+    let appearance = match invoice.billing {
+        Billing::OneOff => settings.one_off_invoices,
+        Billing::PerVisit { .. } => settings.per_visit_invoices,
+    };
+    let appears = match setting_condition(appearance, invoice, job, visit) {
+        Ok(met_on) => met_on.map_or(by_date, |met_on| met_on.max(by_date)),
         Err(reason) => return Decision::hidden(reason),
     };
     if today < appears {
@@ -223,7 +283,8 @@ pub fn invoice_decision(
     if !invoice.is_paid() {
         return Decision::shown(Reason::Unpaid, appears, None);
     }
-    let dated = invoice.invoice_date.unwrap_or(appears);
+    // Retention counts from the invoice date, which a setting never moves.
+    let dated = invoice.invoice_date.unwrap_or(by_date);
     let until = paid_shown_until(dated, settings);
     if today <= until {
         Decision::shown(Reason::PaidRecently, appears, Some(until))
@@ -278,6 +339,8 @@ mod tests {
             total: usd(total),
             balance: usd(balance),
             voided: false,
+            approved_on: None,
+            sent_on: None,
             memo: None,
         }
     }
@@ -785,7 +848,7 @@ mod tests {
                 Some(acceptance(Channel::EmailLink, "2026-05-02")),
                 "2026-05-02",
                 false,
-                Reason::AcceptedElsewhere,
+                Reason::AcceptedByEmailLink,
             ),
             (
                 "accepted by staff",
@@ -793,7 +856,7 @@ mod tests {
                 Some(acceptance(Channel::Staff, "2026-05-02")),
                 "2026-05-03",
                 false,
-                Reason::AcceptedElsewhere,
+                Reason::AcceptedByStaff,
             ),
             (
                 "created active, accepted in portal",
@@ -871,5 +934,251 @@ mod tests {
             proposal_status(&proposal, None, day("2026-05-15")),
             ProposalStatus::Open
         );
+    }
+
+    /// Each row: (what, setting, work date, completed, approved, sent, today, shown, reason).
+    /// The setting adds a condition to the date rule; the later of the two days wins.
+    #[test]
+    fn company_settings_for_one_off_invoices() {
+        type Row = (
+            &'static str,
+            Appearance,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            &'static str,
+            bool,
+            Reason,
+        );
+        let rows: [Row; 12] = [
+            (
+                "date rules",
+                Appearance::DateRules,
+                Some("2026-05-04"),
+                None,
+                None,
+                None,
+                "2026-05-04",
+                true,
+                Reason::Unpaid,
+            ),
+            (
+                "completed: not yet",
+                Appearance::OnceCompleted,
+                Some("2026-05-04"),
+                None,
+                None,
+                None,
+                "2026-05-10",
+                false,
+                Reason::AwaitingCompletion,
+            ),
+            (
+                "completed: day before",
+                Appearance::OnceCompleted,
+                Some("2026-05-04"),
+                Some("2026-05-06"),
+                None,
+                None,
+                "2026-05-05",
+                false,
+                Reason::NotYetDue,
+            ),
+            (
+                "completed: day of",
+                Appearance::OnceCompleted,
+                Some("2026-05-04"),
+                Some("2026-05-06"),
+                None,
+                None,
+                "2026-05-06",
+                true,
+                Reason::Unpaid,
+            ),
+            (
+                "completed early still waits for the work date",
+                Appearance::OnceCompleted,
+                Some("2026-05-04"),
+                Some("2026-05-01"),
+                None,
+                None,
+                "2026-05-03",
+                false,
+                Reason::NotYetDue,
+            ),
+            (
+                "approved: not yet",
+                Appearance::OnceApproved,
+                Some("2026-05-04"),
+                None,
+                None,
+                None,
+                "2026-05-10",
+                false,
+                Reason::AwaitingApproval,
+            ),
+            (
+                "approved: day before",
+                Appearance::OnceApproved,
+                Some("2026-05-04"),
+                None,
+                Some("2026-05-08"),
+                None,
+                "2026-05-07",
+                false,
+                Reason::NotYetDue,
+            ),
+            (
+                "approved: day of",
+                Appearance::OnceApproved,
+                Some("2026-05-04"),
+                None,
+                Some("2026-05-08"),
+                None,
+                "2026-05-08",
+                true,
+                Reason::Unpaid,
+            ),
+            (
+                "sent: not yet",
+                Appearance::OnceSent,
+                Some("2026-05-04"),
+                None,
+                None,
+                None,
+                "2026-05-10",
+                false,
+                Reason::AwaitingSending,
+            ),
+            (
+                "sent: day before",
+                Appearance::OnceSent,
+                Some("2026-05-04"),
+                None,
+                None,
+                Some("2026-05-09"),
+                "2026-05-08",
+                false,
+                Reason::NotYetDue,
+            ),
+            (
+                "sent: day of",
+                Appearance::OnceSent,
+                Some("2026-05-04"),
+                None,
+                None,
+                Some("2026-05-09"),
+                "2026-05-09",
+                true,
+                Reason::Unpaid,
+            ),
+            (
+                "sent: day after",
+                Appearance::OnceSent,
+                Some("2026-05-04"),
+                None,
+                None,
+                Some("2026-05-09"),
+                "2026-05-10",
+                true,
+                Reason::Unpaid,
+            ),
+        ];
+        for (what, appearance, work, completed, approved, sent, today, shown, reason) in rows {
+            let settings = Settings {
+                one_off_invoices: appearance,
+                ..Settings::default()
+            };
+            let job = job(Stage::Active, work, completed);
+            let invoice = Invoice {
+                approved_on: approved.map(day),
+                sent_on: sent.map(day),
+                ..invoice(None, 100, 100)
+            };
+            let decision = invoice_decision(&invoice, Some(&job), None, &settings, day(today));
+            assert_eq!((decision.shown, decision.reason), (shown, reason), "{what}");
+        }
+    }
+
+    #[test]
+    fn per_visit_invoices_follow_their_own_setting() {
+        let (invoice, visit) = per_visit(
+            Some(VisitDate::On {
+                date: day("2026-07-14"),
+            }),
+            None,
+        );
+        let strict = Settings {
+            per_visit_invoices: Appearance::OnceCompleted,
+            ..Settings::default()
+        };
+        let today = day("2026-07-20");
+        let waiting = invoice_decision(&invoice, None, Some(&visit), &strict, today);
+        assert_eq!(waiting.reason, Reason::AwaitingCompletion);
+
+        let done = Visit {
+            completed_on: Some(day("2026-07-15")),
+            ..visit.clone()
+        };
+        let shown = invoice_decision(&invoice, None, Some(&done), &strict, today);
+        assert_eq!(shown.shown_since, Some(day("2026-07-15")));
+
+        let one_off_only = Settings {
+            one_off_invoices: Appearance::OnceSent,
+            ..Settings::default()
+        };
+        assert!(invoice_decision(&invoice, None, Some(&visit), &one_off_only, today).shown);
+    }
+
+    #[test]
+    fn zero_total_invoices_can_be_hidden() {
+        let free = invoice(Some("2026-03-01"), 0, 0);
+        let today = day("2026-03-02");
+        assert!(invoice_decision(&free, None, None, &settings(), today).shown);
+        let hiding = Settings {
+            hide_zero_total: true,
+            ..Settings::default()
+        };
+        let decision = invoice_decision(&free, None, None, &hiding, today);
+        assert_eq!(
+            (decision.shown, decision.reason),
+            (false, Reason::ZeroTotalHidden)
+        );
+        let owed = invoice(Some("2026-03-01"), 100, 100);
+        assert!(invoice_decision(&owed, None, None, &hiding, today).shown);
+    }
+
+    /// Each row: (months kept, today, shown) for an invoice dated 2024-11-23 and paid.
+    #[test]
+    fn paid_retention_follows_the_setting() {
+        let paid = invoice(Some("2024-11-23"), 205, 0);
+        for (months, today, shown) in [
+            (6, "2025-05-22", true),
+            (6, "2025-05-23", false),
+            (24, "2026-11-22", true),
+            (24, "2026-11-23", false),
+        ] {
+            let settings = Settings {
+                paid_invoice_months: months,
+                ..Settings::default()
+            };
+            let decision = invoice_decision(&paid, None, None, &settings, day(today));
+            assert_eq!(decision.shown, shown, "{months} months, {today}");
+        }
+    }
+
+    /// A setting never moves the invoice date that retention counts from.
+    #[test]
+    fn settings_do_not_move_the_invoice_date() {
+        let job = job(Stage::Active, Some("2025-01-10"), Some("2025-03-01"));
+        let paid = invoice(None, 100, 0);
+        let strict = Settings {
+            one_off_invoices: Appearance::OnceCompleted,
+            ..settings()
+        };
+        let decision = invoice_decision(&paid, Some(&job), None, &strict, day("2025-06-01"));
+        assert_eq!(decision.shown_since, Some(day("2025-03-01")));
+        assert_eq!(decision.shown_until, Some(day("2026-01-09")));
     }
 }

@@ -94,6 +94,8 @@ pub async fn invoice(
         total: usd(total),
         balance: usd(balance),
         voided: false,
+        approved_on: None,
+        sent_on: None,
         memo: None,
     };
     let key = keys::invoice(&company.slug, &client.id, &invoice.id);
