@@ -210,7 +210,7 @@ async fn import_is_idempotent_and_portal_show_follows_the_contract() {
     assert_eq!(invoice["total"]["currency"], "USD");
     let hidden = &diner["hidden"][0];
     assert_eq!(hidden["kind"], "proposal");
-    assert_eq!(hidden["reason"], "accepted_elsewhere");
+    assert_eq!(hidden["reason"], "accepted_by_staff");
 
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(
