@@ -56,6 +56,9 @@ pub enum Command {
     /// Service requests sent through the portal's form.
     #[command(subcommand)]
     Leads(LeadsCommand),
+    /// Back-office API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(crate::key_commands::ApiKeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,7 +144,7 @@ pub enum LeadsCommand {
     },
 }
 
-fn parse_slug(raw: &str) -> Result<CompanySlug, String> {
+pub(crate) fn parse_slug(raw: &str) -> Result<CompanySlug, String> {
     CompanySlug::parse(raw).map_err(|e| e.to_string())
 }
 
@@ -181,6 +184,8 @@ pub enum CliError {
     InvalidName,
     #[error("no client of `{company}` has the email `{email}`")]
     UnknownEmail { company: CompanySlug, email: String },
+    #[error(transparent)]
+    Keys(#[from] crate::key_commands::KeyCommandError),
     #[error("`{email}` points at client {client}, which is not on record")]
     MissingClient { email: String, client: ClientId },
 }
@@ -257,6 +262,7 @@ pub async fn run(command: Command) -> Result<String, CliError> {
             };
             list_leads(&context, &company, format).await
         }
+        Command::ApiKey(command) => Ok(crate::key_commands::run(&context, command).await?),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the table made from it against a DynamoDB engine.
 
 pub mod cli;
+pub mod key_commands;
 pub mod local;
 pub mod local_env;
 pub mod qbo;

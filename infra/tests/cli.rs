@@ -368,3 +368,78 @@ async fn leads_export_as_csv_with_formulas_neutralised() {
         .collect();
     assert_eq!(names, [newer.name.as_str(), "Dana"]);
 }
+
+/// API keys: created once and shown once, stored only as a hash, listed without the key,
+/// and revoked by id; a key of another company cannot be revoked through this one.
+#[tokio::test]
+async fn api_keys_are_created_listed_and_revoked() {
+    let stack = stack().await;
+    for slug in ["keys-a", "keys-b"] {
+        let made = stack
+            .run(&["company", "create", "--slug", slug, "--name", slug])
+            .await;
+        assert_eq!(made.code, 0, "{}", made.stderr);
+    }
+
+    let created = stack
+        .run(&[
+            "api-key",
+            "create",
+            "--company",
+            "keys-a",
+            "--label",
+            "Field app",
+            "--json",
+        ])
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let created = created.json();
+    let key = created["key"]
+        .as_str()
+        .expect("the key is printed")
+        .to_owned();
+    let id = created["key_id"].as_str().expect("an id").to_owned();
+    assert!(key.starts_with("plk_"));
+
+    let listed = stack
+        .run(&["api-key", "list", "--company", "keys-a", "--json"])
+        .await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(
+        !listed.stdout.contains(&key[4..]),
+        "listings never show the key"
+    );
+    assert_eq!(listed.json()[0]["label"], "Field app");
+
+    let parsed = porchlight_shared::api_keys::ApiKey::parse(&key).expect("a valid key");
+    let record = stack.store.api_key(&parsed.hash()).await.expect("read");
+    assert_eq!(
+        record.map(|r| r.company.to_string()),
+        Some("keys-a".to_owned())
+    );
+
+    let wrong = stack
+        .run(&["api-key", "revoke", "--company", "keys-b", "--id", &id])
+        .await;
+    assert_eq!(wrong.code, 1, "another company's key is not found");
+    let revoked = stack
+        .run(&["api-key", "revoke", "--company", "keys-a", "--id", &id])
+        .await;
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    let twice = stack
+        .run(&["api-key", "revoke", "--company", "keys-a", "--id", &id])
+        .await;
+    assert_eq!(twice.code, 1);
+    let record = stack
+        .store
+        .api_key(&parsed.hash())
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(!record.is_active());
+
+    let unknown = stack
+        .run(&["api-key", "create", "--company", "nobody", "--label", "x"])
+        .await;
+    assert_eq!(unknown.code, 1);
+}

@@ -1,6 +1,7 @@
 //! Porchlight's library: the domain, the document rules, the DynamoDB store, mail, HTML
 //! views and configuration that every Lambda function and the local stack share.
 
+pub mod api_keys;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -14,6 +14,8 @@
 //! | a session, by its cookie's hash h     | table | `PK = COMPANY#s#SESSION#h`, `SK = SESSION` |
 //! | service requests, newest first        | table | `PK = COMPANY#s#LEADS`, `SK ^ LEAD#`    |
 //! | whether a request form id was used    | table | `PK = COMPANY#s#LEADS`, `SK = FORM#id`  |
+//! | an API key, by its hash h             | table | `PK = APIKEY#h`, `SK = APIKEY`          |
+//! | a company's API keys                  | table | `PK = COMPANY#s#APIKEYS`, `SK ^ KEY#`   |
 //! | one address's uses in an hour         | table | `PK = COMPANY#s#RATE#src`, `SK = HOUR#t` |
 //!
 //! Inside a client's partition the sort key tells the entity apart: `CLIENT`, `JOB#id`,
@@ -56,6 +58,7 @@ pub enum Entity {
     Session,
     Lead,
     RateWindow,
+    ApiKey,
 }
 
 impl Entity {
@@ -74,11 +77,12 @@ impl Entity {
             Entity::Session => "session",
             Entity::Lead => "lead",
             Entity::RateWindow => "rate_window",
+            Entity::ApiKey => "api_key",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        const ALL: [Entity; 13] = [
+        const ALL: [Entity; 14] = [
             Entity::Company,
             Entity::Client,
             Entity::EmailIndex,
@@ -92,6 +96,7 @@ impl Entity {
             Entity::Session,
             Entity::Lead,
             Entity::RateWindow,
+            Entity::ApiKey,
         ];
         ALL.into_iter().find(|entity| entity.name() == name)
     }
@@ -204,6 +209,30 @@ pub fn lead_guard(slug: &CompanySlug, id: &DocumentId) -> Key {
         sk: format!("FORM#{id}"),
     }
 }
+
+/// An API key found by the hash of what the caller sent. Outside every company's
+/// partitions on purpose: the key itself tells which company it belongs to.
+pub fn api_key(hash: &TokenHash) -> Key {
+    api_key_by_stored_hash(hash.as_str())
+}
+
+/// The same key from a hash read back from a listing entry.
+pub fn api_key_by_stored_hash(hash: &str) -> Key {
+    Key {
+        pk: format!("APIKEY#{hash}"),
+        sk: "APIKEY".into(),
+    }
+}
+
+/// A company's listing entry for one key, by its public id.
+pub fn api_key_listing(slug: &CompanySlug, key_id: &str) -> Key {
+    Key {
+        pk: format!("{}#APIKEYS", company_pk(slug)),
+        sk: format!("KEY#{key_id}"),
+    }
+}
+
+pub const API_KEY_PREFIX: &str = "KEY#";
 
 /// One counter per source address per hour.
 pub fn rate_window(slug: &CompanySlug, source: &str, at: DateTime<Utc>) -> Key {

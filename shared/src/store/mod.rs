@@ -1,6 +1,7 @@
 //! DynamoDB storage: one method per access pattern (see [`keys`] for the schema). State
 //! changes are conditional writes or transactions, so retries and races change state once.
 
+mod api_keys;
 pub mod keys;
 mod records;
 
