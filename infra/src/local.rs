@@ -27,36 +27,47 @@ pub async fn dispatch(function: &str, ctx: &AppContext, req: Request) -> Option<
         "PortalFunction" => portal::handle(ctx, req).await,
         "AcceptProposalFunction" => accept_proposal::handle(ctx, req).await,
         "LeadFunction" => lead::handle(ctx, req).await,
+        "BackofficeApiFunction" => backoffice_api::handle(ctx, req).await,
         _ => return None,
     })
 }
 
 /// The function names [`dispatch`] knows, for the test that every template function is mounted.
-pub const MOUNTED_FUNCTIONS: [&str; 4] = [
+pub const MOUNTED_FUNCTIONS: [&str; 5] = [
     "LoginLinkFunction",
     "PortalFunction",
     "AcceptProposalFunction",
     "LeadFunction",
+    "BackofficeApiFunction",
 ];
 
-/// The route matching a method and path, with the path parameters it binds.
+/// The route matching a method and path, with the path parameters it binds. As in API
+/// Gateway, `ANY` matches every method and a last segment `{name+}` the rest of the path.
 pub fn match_route<'a>(
     routes: &'a [TemplateRoute],
     method: &str,
     path: &str,
 ) -> Option<(&'a TemplateRoute, Vec<(String, String)>)> {
     let segments: Vec<&str> = path.split('/').collect();
+    let method_matches =
+        |route: &TemplateRoute| route.method == "ANY" || route.method.eq_ignore_ascii_case(method);
     routes
         .iter()
-        .filter(|route| route.method.eq_ignore_ascii_case(method))
+        .filter(|route| method_matches(route))
         .find_map(|route| {
             let pattern: Vec<&str> = route.path.split('/').collect();
-            if pattern.len() != segments.len() {
-                return None;
-            }
             let mut params = Vec::new();
-            for (want, got) in pattern.iter().zip(&segments) {
-                match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            for (i, want) in pattern.iter().enumerate() {
+                let name = want.strip_prefix('{').and_then(|w| w.strip_suffix('}'));
+                if let Some(greedy) = name.and_then(|n| n.strip_suffix('+')) {
+                    let rest = segments
+                        .get(i..)
+                        .filter(|rest| rest.iter().any(|s| !s.is_empty()))?;
+                    params.push((greedy.to_owned(), rest.join("/")));
+                    return (i == pattern.len() - 1).then_some((route, params));
+                }
+                let got = segments.get(i)?;
+                match name {
                     Some(name) if !got.is_empty() => {
                         params.push((name.to_owned(), (*got).to_owned()))
                     }
@@ -65,7 +76,7 @@ pub fn match_route<'a>(
                     None => return None,
                 }
             }
-            Some((route, params))
+            (pattern.len() == segments.len()).then_some((route, params))
         })
 }
 
@@ -268,6 +279,13 @@ mod tests {
         assert!(match_route(&routes, "GET", "/p//").is_none());
         assert!(match_route(&routes, "DELETE", "/p/oakleaf").is_none());
         assert!(match_route(&routes, "GET", "/p/oakleaf/login/abc").is_none());
+
+        let api = vec![route("BackofficeApiFunction", "ANY", "/api/v1/{proxy+}")];
+        let (_, params) = match_route(&api, "PATCH", "/api/v1/clients/c1/jobs/j1").expect("match");
+        assert_eq!(params, vec![("proxy".into(), "clients/c1/jobs/j1".into())]);
+        assert!(match_route(&api, "GET", "/api/v1/").is_none());
+        assert!(match_route(&api, "GET", "/api/v1").is_none());
+        assert!(match_route(&api, "GET", "/api/v2/clients").is_none());
     }
 
     #[test]

@@ -53,6 +53,13 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         })
 }
 
+/// A query string's name/value pairs, decoded.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 /// Whether the caller asked for JSON rather than a page.
 pub fn wants_json(req: &Request) -> bool {
     req.headers()

@@ -67,6 +67,31 @@ impl Event {
         self
     }
 
+    pub fn patch(target: &str) -> Self {
+        Self::new("PATCH", target)
+    }
+
+    pub fn put(target: &str) -> Self {
+        Self::new("PUT", target)
+    }
+
+    pub fn delete(target: &str) -> Self {
+        Self::new("DELETE", target)
+    }
+
+    /// A JSON body.
+    pub fn body_json(mut self, value: &serde_json::Value) -> Self {
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
+        self.body = Some(value.to_string());
+        self
+    }
+
+    /// `Authorization: Bearer <key>`.
+    pub fn bearer(self, key: &str) -> Self {
+        self.header("authorization", &format!("Bearer {key}"))
+    }
+
     pub fn json(self) -> Self {
         self.header("accept", "application/json")
     }

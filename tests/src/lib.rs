@@ -147,6 +147,24 @@ impl TestStack {
         client
     }
 
+    /// Creates an API key for the company and returns it, as `porchlight api-key create`.
+    pub async fn api_key(&self, company: &Company) -> String {
+        use porchlight_shared::api_keys::{ApiKey, ApiKeyRecord, new_key_id};
+        let key = ApiKey::generate();
+        let record = ApiKeyRecord {
+            key_id: new_key_id(),
+            company: company.slug.clone(),
+            label: "tests".into(),
+            created_at: self.clock_now(),
+            revoked_at: None,
+        };
+        self.store()
+            .create_api_key(&key.hash(), &record)
+            .await
+            .expect("key stored");
+        key.expose()
+    }
+
     /// Calls the handler a route belongs to, as the local stack and Lambda would.
     pub async fn call(&self, event: Event) -> Reply {
         let request = event.into_request();

@@ -4,6 +4,7 @@
 mod api_keys;
 pub mod keys;
 mod records;
+mod versioned;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 pub use keys::{Entity, Key};
 pub use records::{ClientPortal, EmailEntry, LinkState, LoginLink, Session};
+pub use versioned::{Stale, Versioned};
 
 use crate::domain::{Acceptance, Client, Company, Lead};
 use crate::ids::{ClientId, CompanySlug, DocumentId, TokenHash};
@@ -242,6 +244,36 @@ impl Store {
             (keys::GSI1SK.into(), s(&gsi_sk)),
         ]);
         self.put_new(&key, Entity::Company, company, extra).await
+    }
+
+    /// The company and its version, for an admin changing its settings.
+    pub async fn company_versioned(
+        &self,
+        slug: &CompanySlug,
+    ) -> Result<Option<Versioned<Company>>, StoreError> {
+        self.get_versioned(&keys::company(slug), Entity::Company)
+            .await
+    }
+
+    /// Replaces the company (its name, zone, currency, settings) if still at `expected`.
+    pub async fn replace_company(
+        &self,
+        company: &Company,
+        expected: u64,
+    ) -> Result<Result<u64, Stale>, StoreError> {
+        let (gsi_pk, gsi_sk) = keys::company_listing(&company.slug);
+        let extra = Item::from([
+            (keys::GSI1PK.into(), s(&gsi_pk)),
+            (keys::GSI1SK.into(), s(&gsi_sk)),
+        ]);
+        self.replace_versioned(
+            &keys::company(&company.slug),
+            Entity::Company,
+            company,
+            expected,
+            extra,
+        )
+        .await
     }
 
     pub async fn company(&self, slug: &CompanySlug) -> Result<Option<Company>, StoreError> {

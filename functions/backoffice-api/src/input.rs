@@ -1,0 +1,284 @@
+//! Reading a JSON body field by field, collecting every problem before answering, so the
+//! caller learns all its mistakes from one 422.
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+use porchlight_shared::money::{Currency, Money};
+
+use crate::reply::{ApiError, FieldProblem};
+
+/// A JSON object being read, and the problems found so far.
+pub struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    prefix: String,
+    problems: Vec<FieldProblem>,
+}
+
+// Some readers serve only endpoints still to come; the allow goes once they use them.
+#[allow(dead_code)]
+impl<'a> Fields<'a> {
+    /// The body as an object, or 415/422 if it is not one.
+    pub fn of(body: &'a Value) -> Result<Self, ApiError> {
+        match body {
+            Value::Object(object) => Ok(Self {
+                object,
+                prefix: String::new(),
+                problems: vec![],
+            }),
+            _ => Err(ApiError::NotJson),
+        }
+    }
+
+    /// A nested object, reported under `prefix.`.
+    pub fn nested(object: &'a Map<String, Value>, prefix: &str) -> Self {
+        Self {
+            object,
+            prefix: format!("{prefix}."),
+            problems: vec![],
+        }
+    }
+
+    fn name(&self, field: &str) -> String {
+        format!("{}{field}", self.prefix)
+    }
+
+    pub fn problem(&mut self, field: &str, reason: &str) {
+        let name = self.name(field);
+        self.problems.push(FieldProblem {
+            name,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Problems from a nested reader join this one's.
+    pub fn absorb(&mut self, nested: Fields<'_>) {
+        self.problems.extend(nested.problems);
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.object.get(field).is_some_and(|v| !v.is_null())
+    }
+
+    pub fn value(&self, field: &str) -> Option<&'a Value> {
+        self.object.get(field).filter(|v| !v.is_null())
+    }
+
+    /// A string of 1..=max characters, trimmed, without control characters (line breaks
+    /// allowed only where `multiline`).
+    fn text(&mut self, field: &str, max: usize, multiline: bool) -> Option<String> {
+        let value = self.value(field)?;
+        let Some(text) = value.as_str() else {
+            self.problem(field, "must be a string");
+            return None;
+        };
+        let text = text.trim();
+        let bad_control = text
+            .chars()
+            .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')));
+        if text.is_empty() {
+            self.problem(field, "must not be empty");
+        } else if text.chars().count() > max {
+            self.problem(field, &format!("must be at most {max} characters"));
+        } else if bad_control {
+            self.problem(field, "must not contain control characters or line breaks");
+        } else {
+            return Some(text.to_owned());
+        }
+        None
+    }
+
+    pub fn required_text(&mut self, field: &str, max: usize) -> Option<String> {
+        if !self.has(field) {
+            self.problem(field, "is required");
+            return None;
+        }
+        self.text(field, max, false)
+    }
+
+    pub fn optional_text(&mut self, field: &str, max: usize) -> Option<String> {
+        self.text(field, max, false)
+    }
+
+    pub fn optional_paragraphs(&mut self, field: &str, max: usize) -> Option<String> {
+        self.text(field, max, true)
+    }
+
+    pub fn optional_date(&mut self, field: &str) -> Option<NaiveDate> {
+        let value = self.value(field)?;
+        match value
+            .as_str()
+            .and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+        {
+            Some(day) => Some(day),
+            None => {
+                self.problem(field, "must be a date as YYYY-MM-DD");
+                None
+            }
+        }
+    }
+
+    pub fn required_date(&mut self, field: &str) -> Option<NaiveDate> {
+        if !self.has(field) {
+            self.problem(field, "is required");
+            return None;
+        }
+        self.optional_date(field)
+    }
+
+    pub fn optional_bool(&mut self, field: &str) -> Option<bool> {
+        let value = self.value(field)?;
+        match value.as_bool() {
+            Some(flag) => Some(flag),
+            None => {
+                self.problem(field, "must be true or false");
+                None
+            }
+        }
+    }
+
+    /// A whole number in `range`.
+    pub fn optional_u32(
+        &mut self,
+        field: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Option<u32> {
+        let value = self.value(field)?;
+        match value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| range.contains(n))
+        {
+            Some(n) => Some(n),
+            None => {
+                let reason = format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                );
+                self.problem(field, &reason);
+                None
+            }
+        }
+    }
+
+    /// Money as `{"minor": 12345, "currency": "USD"}` in the company's currency.
+    pub fn optional_money(&mut self, field: &str, currency: &Currency) -> Option<Money> {
+        let value = self.value(field)?;
+        let minor = value.get("minor").and_then(Value::as_i64);
+        let code = value.get("currency").and_then(Value::as_str);
+        match (minor, code) {
+            (Some(minor), Some(code)) if code == currency.code() => {
+                Some(Money::new(minor, currency.clone()))
+            }
+            (Some(_), Some(_)) => {
+                self.problem(
+                    field,
+                    &format!("must be in the company's currency {}", currency.code()),
+                );
+                None
+            }
+            _ => {
+                self.problem(field, "must be {\"minor\": integer, \"currency\": \"XXX\"}");
+                None
+            }
+        }
+    }
+
+    pub fn required_money(&mut self, field: &str, currency: &Currency) -> Option<Money> {
+        if !self.has(field) {
+            self.problem(field, "is required");
+            return None;
+        }
+        self.optional_money(field, currency)
+    }
+
+    /// One of the given choices.
+    pub fn optional_choice<T: Copy>(&mut self, field: &str, choices: &[(&str, T)]) -> Option<T> {
+        let value = self.value(field)?;
+        let found = value
+            .as_str()
+            .and_then(|v| choices.iter().find(|(name, _)| *name == v));
+        match found {
+            Some((_, choice)) => Some(*choice),
+            None => {
+                let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+                self.problem(field, &format!("must be one of: {}", names.join(", ")));
+                None
+            }
+        }
+    }
+
+    /// Refuses fields the endpoint does not know, so typos are not silently ignored.
+    pub fn only(&mut self, known: &[&str]) {
+        let unknown: Vec<String> = self
+            .object
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for field in unknown {
+            self.problem(&field, "is not a field of this request");
+        }
+    }
+
+    /// `Ok` when no problem was found; otherwise the 422 naming each one.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(self.problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let body = json!({
+            "name": "",
+            "invoice_date": "10/03/2026",
+            "total": {"minor": 100, "currency": "EUR"},
+            "extra": 1,
+            "note": "two\nlines"
+        });
+        let mut fields = Fields::of(&body).expect("an object");
+        fields.required_text("name", 80);
+        fields.optional_date("invoice_date");
+        fields.optional_money("total", &Currency::usd());
+        fields.required_text("number", 20);
+        fields.optional_text("note", 80);
+        fields.only(&["name", "invoice_date", "total", "number", "note"]);
+        let Err(ApiError::Invalid(problems)) = fields.finish() else {
+            panic!("the body is invalid");
+        };
+        let names: Vec<&str> = problems.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["name", "invoice_date", "total", "number", "note", "extra"]
+        );
+    }
+
+    #[test]
+    fn good_values_read() {
+        let body = json!({"number": " 1042 ", "paid": true, "days": 30,
+            "total": {"minor": 12000, "currency": "USD"}});
+        let mut fields = Fields::of(&body).expect("an object");
+        assert_eq!(fields.required_text("number", 20).as_deref(), Some("1042"));
+        assert_eq!(fields.optional_bool("paid"), Some(true));
+        assert_eq!(fields.optional_u32("days", 1..=365), Some(30));
+        assert_eq!(
+            fields
+                .optional_money("total", &Currency::usd())
+                .map(|m| m.minor),
+            Some(12000)
+        );
+        assert!(fields.finish().is_ok());
+        assert!(matches!(Fields::of(&json!([1])), Err(ApiError::NotJson)));
+    }
+}

@@ -1,0 +1,127 @@
+//! "Why is this shown?": `GET /api/v1/clients/{client}/portal?on=YYYY-MM-DD` gives what the
+//! client's portal shows on any date, and for every document of the client whether it is
+//! shown, since and until when, and the rule's reason in plain words.
+
+use chrono::NaiveDate;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use porchlight_shared::ids::DocumentId;
+use porchlight_shared::portal::{DocumentKind, PortalDay, PortalHome};
+use porchlight_shared::rules::Decision;
+
+use crate::reply::{self, ApiError};
+use crate::{Call, Handler, Route};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ClientPortal,
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![Route {
+        method: Method::GET,
+        path: "clients/{client}/portal",
+        handler: Handler::Why(Endpoint::ClientPortal),
+    }]
+}
+
+#[derive(Debug, Serialize)]
+struct Explained {
+    id: DocumentId,
+    number: String,
+    kind: DocumentKind,
+    explanation: &'static str,
+    #[serde(flatten)]
+    decision: Decision,
+}
+
+#[derive(Debug, Serialize)]
+struct PortalOnDay {
+    /// Exactly what the client's portal home shows on that day.
+    portal: PortalHome,
+    /// Every document of the client, shown or not, with the reason.
+    documents: Vec<Explained>,
+}
+
+pub async fn serve(endpoint: Endpoint, call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+    match endpoint {
+        Endpoint::ClientPortal => client_portal(call).await,
+    }
+}
+
+async fn client_portal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+    let client = call.client_id()?;
+    let on = match call.query("on") {
+        None => call.company.today(call.now),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid("on", "must be a date as YYYY-MM-DD"))?,
+    };
+    let portal = call
+        .ctx
+        .store
+        .client_portal(&call.company.slug, &client)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+
+    let day = PortalDay::new(&call.company, &portal, on);
+    let explain = |id: &DocumentId, number: &str, kind, decision: Decision| Explained {
+        id: id.clone(),
+        number: number.to_owned(),
+        kind,
+        explanation: decision.reason.explain(),
+        decision,
+    };
+    let mut documents: Vec<Explained> = portal
+        .proposals
+        .iter()
+        .map(|p| {
+            explain(
+                &p.id,
+                &p.number,
+                DocumentKind::Proposal,
+                day.proposal_decision(p),
+            )
+        })
+        .chain(portal.invoices.iter().map(|i| {
+            explain(
+                &i.id,
+                &i.number,
+                DocumentKind::Invoice,
+                day.invoice_decision(i),
+            )
+        }))
+        .collect();
+    documents.sort_by(|a, b| a.number.cmp(&b.number));
+    Ok(reply::ok(
+        StatusCode::OK,
+        &PortalOnDay {
+            portal: day.home(),
+            documents,
+        },
+    ))
+}
+
+pub fn openapi_paths() -> serde_json::Value {
+    json!({
+        "/api/v1/clients/{client}/portal": {
+            "get": {
+                "summary": "What the client's portal shows on a date, and why for each document",
+                "parameters": [
+                    { "name": "client", "in": "path", "required": true,
+                      "schema": { "type": "string" } },
+                    { "name": "on", "in": "query", "required": false,
+                      "description": "The company's calendar date; today there if omitted",
+                      "schema": { "type": "string", "format": "date" } }
+                ],
+                "responses": {
+                    "200": { "description": "The portal home and every document's decision" },
+                    "404": { "description": "No such client in this company" },
+                    "422": { "description": "`on` is not a date" }
+                }
+            }
+        }
+    })
+}
