@@ -1,5 +1,6 @@
-//! The `porchlight` operator CLI: create and list companies, import a QuickBooks export,
-//! see what a client's portal shows on any day, and export service requests.
+//! The `porchlight` operator CLI: create and list companies and change their settings,
+//! import a QuickBooks export, see what a client's portal shows on any day, and list,
+//! export and mark handled service requests.
 //!
 //! It reads the same `PORCHLIGHT_*` configuration as the functions; `--local` fills in the
 //! local stack's defaults first. Exit codes: 0 on success, 1 when the request cannot be
@@ -17,17 +18,17 @@ use serde::Serialize;
 
 use porchlight_shared::config::ConfigError;
 use porchlight_shared::context::AppContext;
-use porchlight_shared::domain::{Company, Lead, Settings};
-use porchlight_shared::ids::{ClientId, CompanySlug, random_bytes};
+use porchlight_shared::domain::{Company, Lead, LeadStatus, Settings};
+use porchlight_shared::ids::{ClientId, CompanySlug, DocumentId, random_bytes};
 use porchlight_shared::mail::Mailbox;
 use porchlight_shared::money::Currency;
 use porchlight_shared::portal::{HiddenDocument, PortalDay, PortalHome};
-use porchlight_shared::store::StoreError;
+use porchlight_shared::store::{StoreError, WriteOutcome};
 
 use crate::local_env::apply_local_defaults;
 use crate::qbo::{self, QboError};
 
-use porchlight_shared::csv::{Cell, to_csv};
+pub use porchlight_shared::lead_export::leads_csv;
 
 /// Operate Porchlight: companies, imports, portals and service requests.
 #[derive(Debug, Parser)]
@@ -71,6 +72,9 @@ pub enum CompanyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show or change a company's settings.
+    #[command(subcommand)]
+    Settings(crate::settings_commands::SettingsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -142,22 +146,34 @@ pub enum LeadsCommand {
         #[arg(long)]
         csv: bool,
     },
+    /// Mark a service request handled; doing it again keeps the first time.
+    Handled {
+        #[arg(long, value_parser = parse_slug)]
+        company: CompanySlug,
+        /// The request's id, as `leads list` shows it.
+        #[arg(long, value_parser = parse_document_id)]
+        id: DocumentId,
+    },
 }
 
 pub(crate) fn parse_slug(raw: &str) -> Result<CompanySlug, String> {
     CompanySlug::parse(raw).map_err(|e| e.to_string())
 }
 
-fn parse_time_zone(raw: &str) -> Result<Tz, String> {
+fn parse_document_id(raw: &str) -> Result<DocumentId, String> {
+    DocumentId::parse(raw.trim()).map_err(|e| e.to_string())
+}
+
+pub(crate) fn parse_time_zone(raw: &str) -> Result<Tz, String> {
     raw.parse()
         .map_err(|_| format!("`{raw}` is not an IANA time zone such as America/Los_Angeles"))
 }
 
-fn parse_currency(raw: &str) -> Result<Currency, String> {
+pub(crate) fn parse_currency(raw: &str) -> Result<Currency, String> {
     Currency::parse(&raw.trim().to_ascii_uppercase()).map_err(|e| e.to_string())
 }
 
-fn parse_email(raw: &str) -> Result<String, String> {
+pub(crate) fn parse_email(raw: &str) -> Result<String, String> {
     Mailbox::parse(raw)
         .map(|mailbox| mailbox.address)
         .map_err(|e| e.to_string())
@@ -186,6 +202,13 @@ pub enum CliError {
     UnknownEmail { company: CompanySlug, email: String },
     #[error(transparent)]
     Keys(#[from] crate::key_commands::KeyCommandError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings_commands::SettingsCommandError),
+    #[error("`{company}` has no service request with the id `{id}`")]
+    UnknownLead {
+        company: CompanySlug,
+        id: DocumentId,
+    },
     #[error("`{email}` points at client {client}, which is not on record")]
     MissingClient { email: String, client: ClientId },
 }
@@ -245,6 +268,9 @@ pub async fn run(command: Command) -> Result<String, CliError> {
     match command {
         Command::Company(CompanyCommand::Create(args)) => create_company(&context, args).await,
         Command::Company(CompanyCommand::List { json }) => list_companies(&context, json).await,
+        Command::Company(CompanyCommand::Settings(command)) => {
+            Ok(crate::settings_commands::run(&context, command).await?)
+        }
         Command::Import(ImportCommand::Qbo { dir, company, json }) => {
             import_qbo(&context, &company, &dir, json).await
         }
@@ -261,6 +287,9 @@ pub async fn run(command: Command) -> Result<String, CliError> {
                 _ => LeadFormat::Table,
             };
             list_leads(&context, &company, format).await
+        }
+        Command::Leads(LeadsCommand::Handled { company, id }) => {
+            mark_lead_handled(&context, &company, &id).await
         }
         Command::ApiKey(command) => Ok(crate::key_commands::run(&context, command).await?),
     }
@@ -549,19 +578,6 @@ enum LeadFormat {
     Csv,
 }
 
-const LEAD_COLUMNS: [&str; 10] = [
-    "received_at",
-    "name",
-    "email",
-    "phone",
-    "service_address",
-    "service_wanted",
-    "preferred_timing",
-    "notes",
-    "client_id",
-    "id",
-];
-
 async fn list_leads(
     context: &AppContext,
     slug: &CompanySlug,
@@ -572,7 +588,16 @@ async fn list_leads(
     let leads = context.store.leads(slug).await?;
 
     match format {
-        LeadFormat::Json => Ok(json_line(&leads)?),
+        LeadFormat::Json => {
+            let lines: Vec<LeadLine<'_>> = leads
+                .iter()
+                .map(|lead| LeadLine {
+                    lead,
+                    status: lead.status(),
+                })
+                .collect();
+            Ok(json_line(&lines)?)
+        }
         LeadFormat::Csv => Ok(leads_csv(&leads)),
         LeadFormat::Table if leads.is_empty() => Ok(format!("no service requests for {slug}\n")),
         LeadFormat::Table => {
@@ -580,7 +605,9 @@ async fn list_leads(
                 .iter()
                 .map(|lead| {
                     vec![
+                        lead.id.to_string(),
                         lead.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        status_cell(lead),
                         printable(&lead.name),
                         printable(&lead.email),
                         printable(&lead.phone),
@@ -589,39 +616,53 @@ async fn list_leads(
                 })
                 .collect();
             Ok(table(
-                &["RECEIVED", "NAME", "EMAIL", "PHONE", "SERVICE"],
+                &[
+                    "ID", "RECEIVED", "STATUS", "NAME", "EMAIL", "PHONE", "SERVICE",
+                ],
                 rows,
             ))
         }
     }
 }
 
-/// Service requests as CSV. Everything in a lead was typed into a public form, so every
-/// field is a text cell and gets the formula guard.
-pub fn leads_csv(leads: &[Lead]) -> String {
-    let rows: Vec<Vec<Cell>> = leads
-        .iter()
-        .map(|lead| {
-            vec![
-                Cell::text(lead.received_at.to_rfc3339()),
-                Cell::text(&lead.name),
-                Cell::text(&lead.email),
-                Cell::text(&lead.phone),
-                Cell::text(&lead.service_address),
-                Cell::text(&lead.service_wanted),
-                Cell::text(&lead.preferred_timing),
-                Cell::text(&lead.notes),
-                Cell::text(
-                    lead.client_id
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                ),
-                Cell::text(lead.id.to_string()),
-            ]
-        })
-        .collect();
-    to_csv(&LEAD_COLUMNS, &rows)
+/// A service request as `leads list --json` prints it: the stored record and its status.
+#[derive(Debug, Serialize)]
+struct LeadLine<'a> {
+    #[serde(flatten)]
+    lead: &'a Lead,
+    status: LeadStatus,
+}
+
+/// `open`, or `handled` with the time it was marked.
+fn status_cell(lead: &Lead) -> String {
+    match lead.handled_at {
+        Some(at) => format!("handled {}", at.format("%Y-%m-%d %H:%M UTC")),
+        None => LeadStatus::Open.name().to_owned(),
+    }
+}
+
+async fn mark_lead_handled(
+    context: &AppContext,
+    slug: &CompanySlug,
+    id: &DocumentId,
+) -> Result<String, CliError> {
+    company(context, slug).await?;
+    let (lead, outcome) = context
+        .store
+        .mark_lead_handled(slug, id, context.clock.now())
+        .await?
+        .ok_or_else(|| CliError::UnknownLead {
+            company: slug.clone(),
+            id: id.clone(),
+        })?;
+    let at = lead
+        .handled_at
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    Ok(match outcome {
+        WriteOutcome::Unchanged => format!("service request {id} was already handled at {at}\n"),
+        _ => format!("marked service request {id} handled at {at}\n"),
+    })
 }
 
 fn json_line<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
@@ -640,7 +681,7 @@ fn snake<T: Serialize>(value: &T) -> String {
 
 /// Text for a terminal: control characters (escape sequences above all) are shown
 /// escaped, so a name typed into a public form cannot rewrite the operator's screen.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
@@ -682,7 +723,6 @@ mod tests {
     use super::*;
 
     use clap::CommandFactory;
-    use porchlight_shared::ids::DocumentId;
 
     #[test]
     fn the_cli_definition_is_consistent() {
@@ -761,34 +801,6 @@ mod tests {
             let error = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{args:?}");
         }
-    }
-
-    #[test]
-    fn lead_csv_neutralises_formulas() {
-        let lead = Lead {
-            id: DocumentId::derived("s", "lead"),
-            received_at: "2026-12-04T17:30:00Z".parse().expect("test data is valid"),
-            name: r#"=HYPERLINK("http://example.invalid/x","Open")"#.into(),
-            email: "dana@example.com".into(),
-            phone: "+1 650 555 0100".into(),
-            service_address: "12 Elm St".into(),
-            service_wanted: "@SUM(1+1)".into(),
-            preferred_timing: "mornings".into(),
-            notes: "-15.00 off?".into(),
-            client_id: None,
-            source_ip: None,
-        };
-
-        let csv = leads_csv(&[lead]);
-
-        let row = csv.lines().nth(1).expect("test data is valid");
-        assert!(
-            row.starts_with("\"2026-12-04T17:30:00+00:00\",\"'=HYPERLINK(\"\"http"),
-            "{row}"
-        );
-        assert!(row.contains(",\"'+1 650 555 0100\","), "{row}");
-        assert!(row.contains(",\"'@SUM(1+1)\","), "{row}");
-        assert!(row.contains(",\"'-15.00 off?\","), "{row}");
     }
 
     #[test]

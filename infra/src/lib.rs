@@ -6,6 +6,7 @@ pub mod key_commands;
 pub mod local;
 pub mod local_env;
 pub mod qbo;
+pub mod settings_commands;
 pub mod stack;
 pub mod table;
 pub mod template;

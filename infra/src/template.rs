@@ -449,8 +449,24 @@ mod tests {
                 "POST",
                 "/p/{slug}/proposals/{id}/accept",
             ),
+            route(
+                "AcceptProposalFunction",
+                "GET",
+                "/p/{slug}/proposals/{id}/accept/{token}",
+            ),
+            route(
+                "AcceptProposalFunction",
+                "HEAD",
+                "/p/{slug}/proposals/{id}/accept/{token}",
+            ),
+            route(
+                "AcceptProposalFunction",
+                "POST",
+                "/p/{slug}/proposals/{id}/accept/{token}",
+            ),
             route("LeadFunction", "GET", "/p/{slug}/request"),
             route("LeadFunction", "POST", "/p/{slug}/request"),
+            route("BackofficeApiFunction", "ANY", "/api/v1/{proxy+}"),
         ];
         for want in &expected {
             assert!(

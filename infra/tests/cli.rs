@@ -325,6 +325,8 @@ async fn leads_export_as_csv_with_formulas_neutralised() {
         notes: String::new(),
         client_id: None,
         source_ip: None,
+        handled_at: None,
+        job_id: None,
     };
     let older = lead("Dana", "2026-12-01T10:00:00Z");
     let newer = lead(
@@ -442,4 +444,313 @@ async fn api_keys_are_created_listed_and_revoked() {
         .run(&["api-key", "create", "--company", "nobody", "--label", "x"])
         .await;
     assert_eq!(unknown.code, 1);
+}
+
+/// `leads handled` marks a request once: a second run keeps the first time, the listing
+/// shows the status, and an unknown id fails.
+#[tokio::test]
+async fn leads_are_marked_handled_once() {
+    let stack = stack().await;
+    let made = stack
+        .run(&["company", "create", "--slug", "cli-handled", "--name", "X"])
+        .await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let slug = CompanySlug::parse("cli-handled").unwrap();
+    let lead = Lead {
+        id: DocumentId::random(),
+        received_at: "2026-12-01T10:00:00Z".parse().unwrap(),
+        name: "Dana".into(),
+        email: "dana@example.com".into(),
+        phone: String::new(),
+        service_address: "12 Elm St".into(),
+        service_wanted: "Prune the oak".into(),
+        preferred_timing: String::new(),
+        notes: String::new(),
+        client_id: None,
+        source_ip: None,
+        handled_at: None,
+        job_id: None,
+    };
+    assert!(stack.store.put_lead(&slug, &lead).await.unwrap());
+    let id = lead.id.to_string();
+    let handled = ["leads", "handled", "--company", "cli-handled", "--id", &id];
+
+    let open = stack
+        .run(&["leads", "list", "--company", "cli-handled"])
+        .await;
+    let first = stack.run(&handled).await;
+    let second = stack.run(&handled).await;
+    let listed = stack
+        .run(&["leads", "list", "--company", "cli-handled", "--json"])
+        .await;
+    let table = stack
+        .run(&["leads", "list", "--company", "cli-handled"])
+        .await;
+
+    assert!(open.stdout.contains("  open  "), "{}", open.stdout);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stdout.starts_with("marked service request"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stdout.contains("was already handled"),
+        "{}",
+        second.stdout
+    );
+    let stored = stack.store.lead(&slug, &lead.id).await.unwrap().unwrap();
+    let at = stored.handled_at.expect("handled");
+    assert_eq!(
+        first.stdout.rsplit(" at ").next(),
+        second.stdout.rsplit(" at ").next(),
+        "the same time both runs"
+    );
+    let listed = listed.json();
+    assert_eq!(listed[0]["status"], "handled");
+    assert_eq!(
+        listed[0]["handled_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+        at
+    );
+    assert!(table.stdout.contains("  handled "), "{}", table.stdout);
+
+    let unknown = DocumentId::random().to_string();
+    let missing = stack
+        .run(&[
+            "leads",
+            "handled",
+            "--company",
+            "cli-handled",
+            "--id",
+            &unknown,
+        ])
+        .await;
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .contains("has no service request with the id"),
+        "{}",
+        missing.stderr
+    );
+    let malformed = stack
+        .run(&["leads", "handled", "--company", "cli-handled", "--id", "42"])
+        .await;
+    assert_eq!(malformed.code, 2);
+}
+
+/// `company settings show` and `set`: a change is written once, reaches what `show` prints,
+/// leaves the rest alone, and a change made meanwhile makes `set` fail and change nothing.
+#[tokio::test]
+async fn company_settings_are_shown_and_changed() {
+    let stack = stack().await;
+    let made = stack
+        .run(&[
+            "company",
+            "create",
+            "--slug",
+            "cli-settings",
+            "--name",
+            "Oakleaf",
+        ])
+        .await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let show = [
+        "company",
+        "settings",
+        "show",
+        "--company",
+        "cli-settings",
+        "--json",
+    ];
+
+    let before = stack.run(&show).await;
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert_eq!(
+        before.json(),
+        serde_json::json!({
+            "slug": "cli-settings",
+            "name": "Oakleaf",
+            "time_zone": "America/Los_Angeles",
+            "currency": "USD",
+            "notify_email": "",
+            "paid_invoice_months": 12,
+            "proposal_open_days": 30,
+            "one_off_invoices": "date_rules",
+            "per_visit_invoices": "date_rules",
+            "hide_zero_total": false,
+            "payments_enabled": false,
+            "version": 0,
+        })
+    );
+
+    let set = stack
+        .run(&[
+            "company",
+            "settings",
+            "set",
+            "--company",
+            "cli-settings",
+            "--time-zone",
+            "America/Chicago",
+            "--paid-invoice-months",
+            "6",
+            "--one-off-invoices",
+            "once_completed",
+            "--hide-zero-total",
+            "true",
+            "--notify-email",
+            "office@oakleaf.example",
+        ])
+        .await;
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert!(
+        set.stdout.contains("paid_invoice_months: 12 -> 6"),
+        "{}",
+        set.stdout
+    );
+    let after = stack.run(&show).await.json();
+    assert_eq!(after["time_zone"], "America/Chicago");
+    assert_eq!(after["paid_invoice_months"], 6);
+    assert_eq!(after["one_off_invoices"], "once_completed");
+    assert_eq!(after["hide_zero_total"], true);
+    assert_eq!(after["notify_email"], "office@oakleaf.example");
+    assert_eq!(
+        after["per_visit_invoices"], "date_rules",
+        "not named: unchanged"
+    );
+    assert_eq!(after["version"], 1);
+    let stored = stack
+        .store
+        .company(&CompanySlug::parse("cli-settings").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.settings.paid_invoice_months, 6);
+
+    let human = stack
+        .run(&["company", "settings", "show", "--company", "cli-settings"])
+        .await;
+    assert!(human.stdout.contains("version 1"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("one_off_invoices     once_completed"),
+        "{}",
+        human.stdout
+    );
+
+    // Someone changed the settings after this admin read version 0.
+    let stale = stack
+        .run(&[
+            "company",
+            "settings",
+            "set",
+            "--company",
+            "cli-settings",
+            "--payments-enabled",
+            "true",
+            "--if-version",
+            "0",
+        ])
+        .await;
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale
+            .stderr
+            .contains("at version 1, not 0; nothing was changed"),
+        "{}",
+        stale.stderr
+    );
+    assert_eq!(stack.run(&show).await.json()["payments_enabled"], false);
+
+    let no_change = stack
+        .run(&["company", "settings", "set", "--company", "cli-settings"])
+        .await;
+    assert_eq!(no_change.code, 2, "naming no setting is a usage error");
+    let bad = stack
+        .run(&[
+            "company",
+            "settings",
+            "set",
+            "--company",
+            "cli-settings",
+            "--per-visit-invoices",
+            "whenever",
+        ])
+        .await;
+    assert_eq!(bad.code, 2);
+    let unknown = stack
+        .run(&["company", "settings", "show", "--company", "nobody"])
+        .await;
+    assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("`nobody`"), "{}", unknown.stderr);
+}
+
+/// Runs of `set` racing each other never lose a change silently: each run either writes
+/// one new version or fails with exit code 1 saying the settings changed meanwhile.
+#[tokio::test]
+async fn concurrent_settings_changes_never_overwrite_each_other() {
+    let stack = stack().await;
+    let made = stack
+        .run(&["company", "create", "--slug", "cli-race", "--name", "X"])
+        .await;
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let results = {
+        let (a, b, c, d, e) = tokio::join!(
+            set_open_days(&stack, "10"),
+            set_open_days(&stack, "11"),
+            set_open_days(&stack, "12"),
+            set_open_days(&stack, "13"),
+            set_open_days(&stack, "14"),
+        );
+        [a, b, c, d, e]
+    };
+
+    let mut written = 0;
+    for run in &results {
+        match run.code {
+            0 => written += 1,
+            1 => assert!(
+                run.stderr
+                    .contains("were changed by someone else while this command ran"),
+                "{}",
+                run.stderr
+            ),
+            other => panic!("exit code {other}: {}", run.stderr),
+        }
+    }
+    assert!(written >= 1);
+    let shown = stack
+        .run(&[
+            "company",
+            "settings",
+            "show",
+            "--company",
+            "cli-race",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(
+        shown["version"], written,
+        "one version per run that reported success"
+    );
+}
+
+async fn set_open_days(stack: &Stack, days: &str) -> Run {
+    stack
+        .run(&[
+            "company",
+            "settings",
+            "set",
+            "--company",
+            "cli-race",
+            "--proposal-open-days",
+            days,
+        ])
+        .await
 }

@@ -367,9 +367,44 @@ pub struct Lead {
     pub service_wanted: String,
     pub preferred_timing: String,
     pub notes: String,
-    /// Set when a signed-in client sent it.
+    /// Set when a signed-in client sent it, or when staff turned the request into a client.
     #[serde(default)]
     pub client_id: Option<ClientId>,
     #[serde(default)]
     pub source_ip: Option<String>,
+    /// When staff marked the request handled; set once and never moved.
+    #[serde(default)]
+    pub handled_at: Option<DateTime<Utc>>,
+    /// The lead-stage job made when staff turned the request into a client. Its presence
+    /// tells a converted request from one a signed-in client sent.
+    #[serde(default)]
+    pub job_id: Option<DocumentId>,
+}
+
+impl Lead {
+    pub fn status(&self) -> LeadStatus {
+        if self.handled_at.is_some() {
+            LeadStatus::Handled
+        } else {
+            LeadStatus::Open
+        }
+    }
+}
+
+/// Whether staff have dealt with a service request yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    Open,
+    Handled,
+}
+
+impl LeadStatus {
+    /// The name the API, the CLI and the CSV export use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeadStatus::Open => "open",
+            LeadStatus::Handled => "handled",
+        }
+    }
 }

@@ -62,11 +62,38 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 
 /// Whether the caller asked for JSON rather than a page.
 pub fn wants_json(req: &Request) -> bool {
-    req.headers()
+    let accept: Vec<&str> = req
+        .headers()
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/json") || v.contains("application/problem+json"))
+        .flat_map(|v| v.split(','))
+        .collect();
+    prefers_json(&accept)
+}
+
+/// Whether JSON is acceptable and ranks above HTML among the caller's media ranges
+/// (RFC 9110: case-insensitive types, `q=0` meaning "not acceptable").
+fn prefers_json(ranges: &[&str]) -> bool {
+    let quality = |wanted: &[&str]| {
+        ranges
+            .iter()
+            .filter_map(|range| {
+                let mut parts = range.split(';');
+                let media = parts.next()?.trim().to_ascii_lowercase();
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                wanted.contains(&media.as_str()).then_some(q)
+            })
+            .fold(None, |best: Option<f32>, q| {
+                Some(best.map_or(q, |b| b.max(q)))
+            })
+    };
+    let json = quality(&["application/json", "application/problem+json"]).unwrap_or(0.0);
+    let html = quality(&["text/html", "application/xhtml+xml"]).unwrap_or(0.0);
+    json > 0.0 && json >= html
 }
 
 /// A form body (`application/x-www-form-urlencoded`) as name/value pairs.
@@ -168,6 +195,19 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
+/// A file to save rather than show (an export), with the same protective headers as
+/// pages. `filename` must be plain ASCII without quotes; callers build it from slugs and dates.
+pub fn download(content_type: &str, filename: &str, body: String) -> Response<Body> {
+    let mut response = build(StatusCode::OK, content_type, Body::Text(body));
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
 /// RFC 9457 problem details for programs.
 pub fn problem(status: StatusCode, title: &str, detail: Option<&str>) -> Response<Body> {
     let mut body = serde_json::json!({ "type": "about:blank", "title": title,
@@ -254,6 +294,22 @@ mod tests {
     }
 
     #[test]
+    fn json_is_chosen_by_media_ranges() {
+        let rows: [(&[&str], bool); 7] = [
+            (&["application/json"], true),
+            (&["APPLICATION/JSON"], true),
+            (&["application/json;q=0"], false),
+            (&["text/html", "application/xhtml+xml", "*/*;q=0.8"], false),
+            (&["text/html;q=0.5", "application/json"], true),
+            (&["application/problem+json"], true),
+            (&[], false),
+        ];
+        for (ranges, json) in rows {
+            assert_eq!(prefers_json(ranges), json, "{ranges:?}");
+        }
+    }
+
+    #[test]
     fn cookies_are_found_among_others() {
         let req = lambda_http::http::Request::builder()
             .header("cookie", "a=1; porchlight_session=xyz; b=2")
@@ -306,6 +362,15 @@ pub fn not_found(json: bool, company: Option<(&CompanySlug, &str)>) -> Response<
     }
 }
 
+/// API Gateway's id of the request, which its access logs carry too.
+fn request_id(req: &Request) -> Option<&str> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 /// One log line per request. `route` is the template path, never the raw path, which can
 /// hold a login token.
 pub fn log_request(function: &str, route: &str, req: &Request, response: &Response<Body>) {
@@ -314,7 +379,7 @@ pub fn log_request(function: &str, route: &str, req: &Request, response: &Respon
         route,
         method = %req.method(),
         status = response.status().as_u16(),
-        request_id = req.lambda_context_ref().map(|c| c.request_id.as_str()).unwrap_or("-"),
+        request_id = request_id(req).unwrap_or("-"),
         "request handled"
     );
 }

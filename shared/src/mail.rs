@@ -1,5 +1,7 @@
 //! Email: composing RFC 5322 messages safely, and sending them through SES or into the local
 //! outbox. Both paths send the same bytes, so what tests read in the outbox is what SES gets.
+//! A message with an HTML rendering goes out as `multipart/alternative`: the text part as
+//! written, the HTML part base64-encoded, between a random boundary.
 //!
 //! Nothing a person typed reaches a header unchecked: addresses must parse, and every other
 //! header value has its control characters (CR and LF above all) replaced by spaces.
@@ -129,7 +131,8 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// A plain-text email.
+/// An email: always a plain-text body, and optionally an HTML rendering of the same message.
+/// With both, the message is `multipart/alternative` and mail clients pick the part they show.
 #[derive(Debug, Clone)]
 pub struct Email {
     pub from: Mailbox,
@@ -137,7 +140,12 @@ pub struct Email {
     pub reply_to: Option<Mailbox>,
     pub subject: String,
     pub body: String,
+    /// A complete HTML document; build it with maud so every value in it is escaped.
+    pub html: Option<String>,
 }
+
+/// Lines of base64 in a MIME body stay within RFC 2045's 76 characters.
+const BASE64_LINE: usize = 76;
 
 impl Email {
     /// The message as RFC 5322 bytes, with CRLF line ends.
@@ -166,11 +174,49 @@ impl Email {
         headers.push(format!("Subject: {subject}"));
         headers.push(format!("Message-ID: <{message_id}>"));
         headers.push("MIME-Version: 1.0".into());
-        headers.push("Content-Type: text/plain; charset=utf-8".into());
-        headers.push("Content-Transfer-Encoding: 8bit".into());
-        let body: Vec<&str> = self.body.lines().collect();
-        format!("{}\r\n\r\n{}\r\n", headers.join("\r\n"), body.join("\r\n"))
+        let text = crlf_lines(&self.body);
+        let Some(html) = &self.html else {
+            headers.push("Content-Type: text/plain; charset=utf-8".into());
+            headers.push("Content-Transfer-Encoding: 8bit".into());
+            return format!("{}\r\n\r\n{text}\r\n", headers.join("\r\n"));
+        };
+
+        // The HTML travels as base64, so only the 8-bit text part could hold the boundary.
+        let boundary = loop {
+            let candidate = format!("=_porchlight_{}", hex::encode(random_bytes::<16>()));
+            if !text.contains(&candidate) {
+                break candidate;
+            }
+        };
+        headers.push(format!(
+            "Content-Type: multipart/alternative; boundary=\"{boundary}\""
+        ));
+        let encoded = base64(html.as_bytes());
+        let html_lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(BASE64_LINE)
+            .map(|chunk| std::str::from_utf8(chunk).unwrap_or_default())
+            .collect();
+        format!(
+            "{head}\r\n\r\n\
+             --{boundary}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Transfer-Encoding: 8bit\r\n\r\n\
+             {text}\r\n\
+             --{boundary}\r\n\
+             Content-Type: text/html; charset=utf-8\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n\
+             {html}\r\n\
+             --{boundary}--\r\n",
+            head = headers.join("\r\n"),
+            html = html_lines.join("\r\n"),
+        )
     }
+}
+
+/// A body with its line ends made CRLF, as RFC 5322 requires.
+fn crlf_lines(body: &str) -> String {
+    body.lines().collect::<Vec<_>>().join("\r\n")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +314,7 @@ mod tests {
             reply_to: Some(mailbox("pat@example.com").named("Pat Lee\r\nBcc: list@example.org")),
             subject: "New request from Pat Lee\r\nBcc: list@example.org".into(),
             body: "Hello\nBcc: in the body is harmless".into(),
+            html: None,
         };
         let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
         let (head, _) = raw
@@ -304,6 +351,119 @@ mod tests {
         );
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    /// Standard base64 back to bytes, for reading parts the way a mail client does.
+    fn unbase64(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = 0u32;
+        let mut count = 0;
+        let mut out = Vec::new();
+        for byte in text
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+        {
+            let value = ALPHABET.iter().position(|c| *c == byte).expect("base64");
+            bits = (bits << 6) | value as u32;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+            }
+        }
+        out
+    }
+
+    fn with_html(subject: &str, body: &str, html: &str) -> Email {
+        Email {
+            from: mailbox("portal@example.com").named("Greenridge Lawn Co."),
+            to: vec![mailbox("dana@example.net")],
+            reply_to: None,
+            subject: subject.into(),
+            body: body.into(),
+            html: Some(html.into()),
+        }
+    }
+
+    #[test]
+    fn html_goes_beside_the_text_in_multipart_alternative() {
+        let html = "<!DOCTYPE html><p>Ol\u{e1}, Dana &amp; family</p>";
+        let email = with_html("Proposal", "Hello Dana\nSee you soon", html);
+        let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
+
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
+        let content_type = head
+            .split("\r\n")
+            .find(|h| h.starts_with("Content-Type: "))
+            .expect("a content type");
+        let boundary = content_type
+            .strip_prefix("Content-Type: multipart/alternative; boundary=\"")
+            .and_then(|rest| rest.strip_suffix('"'))
+            .expect("multipart/alternative with a quoted boundary");
+        assert!(!head.contains("Content-Transfer-Encoding"));
+
+        let parts: Vec<&str> = body.split(&format!("--{boundary}")).collect();
+        assert_eq!(parts.len(), 4, "preamble, two parts, closing: {body}");
+        assert!(parts[3].starts_with("--"), "the last delimiter closes");
+        let (text_head, text) = parts[1].split_once("\r\n\r\n").expect("text part");
+        assert!(text_head.contains("Content-Type: text/plain; charset=utf-8"));
+        assert_eq!(text, "Hello Dana\r\nSee you soon\r\n");
+        let (html_head, encoded) = parts[2].split_once("\r\n\r\n").expect("html part");
+        assert!(html_head.contains("Content-Type: text/html; charset=utf-8"));
+        assert!(html_head.contains("Content-Transfer-Encoding: base64"));
+        assert!(encoded.lines().all(|line| line.len() <= 76));
+        assert_eq!(String::from_utf8(unbase64(encoded)).expect("utf-8"), html);
+    }
+
+    #[test]
+    fn each_message_gets_its_own_boundary() {
+        let email = with_html("Proposal", "Hello", "<p>Hello</p>");
+        let boundary = |raw: &str| {
+            raw.split("boundary=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .map(str::to_owned)
+                .expect("a boundary")
+        };
+        let one = boundary(&email.to_rfc5322(Utc::now(), "a@porchlight"));
+        let two = boundary(&email.to_rfc5322(Utc::now(), "b@porchlight"));
+        assert_ne!(one, two);
+        assert!(one.len() > 32, "128 random bits in the boundary");
+    }
+
+    #[test]
+    fn multipart_messages_keep_headers_safe() {
+        let mut email = with_html(
+            "Hello\r\nBcc: list@example.org",
+            "--not-a-boundary\nBcc: in the body is harmless",
+            "<p>Hi</p>\r\nBcc: list@example.org",
+        );
+        email.reply_to = Some(mailbox("pat@example.com").named("Pat\nCc: x@example.org"));
+        let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
+        let (head, _) = raw.split_once("\r\n\r\n").expect("a header block");
+        let names: Vec<&str> = head
+            .split("\r\n")
+            .map(|line| line.split(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Date",
+                "From",
+                "To",
+                "Reply-To",
+                "Subject",
+                "Message-ID",
+                "MIME-Version",
+                "Content-Type"
+            ]
+        );
+        assert!(head.contains("Subject: Hello Bcc: list@example.org"));
+        assert!(
+            !raw.contains("\r\nBcc: list@example.org"),
+            "the HTML part is encoded"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use porchlight_shared::mail::Mailer;
 use porchlight_shared::money::Currency;
 use porchlight_shared::store::Store;
 
+pub mod back_office;
 pub mod events;
 pub mod fixtures;
 

@@ -236,3 +236,28 @@ async fn sessions_expire_on_read() {
         401
     );
 }
+
+/// Another site cannot sign a visitor in to an account of its choosing (login CSRF); the
+/// portal's own confirm button, a same-origin POST, works.
+#[tokio::test]
+async fn links_are_redeemed_only_from_the_portal_itself() {
+    let stack = TestStack::new("2026-04-02T10:00:00Z").await;
+    cases(&stack).await;
+    let link = ask_for_link(&stack, "greenridge", "dana@example.net").await;
+
+    let forged = Event::post(&link)
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example");
+    let refused = stack.call(forged).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.session_cookie().is_none());
+
+    let own = Event::post(&link)
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", "null");
+    assert_eq!(
+        stack.call(own).await.status,
+        303,
+        "the link was not spent by the refusal"
+    );
+}

@@ -1,8 +1,16 @@
-//! Accepting a proposal from the portal: `POST /p/{slug}/proposals/{id}/accept`.
+//! Accepting a proposal, from the portal or from an emailed link.
+//!
+//! - `POST /p/{slug}/proposals/{id}/accept`: a signed-in client accepts in the portal.
+//! - `GET|HEAD /p/{slug}/proposals/{id}/accept/{token}`: the emailed link's confirm page.
+//!   It changes nothing, because mail scanners open links too.
+//! - `POST /p/{slug}/proposals/{id}/accept/{token}`: accepts through the email channel,
+//!   with no sign-in, only the one proposal the token was made for.
 //!
 //! The acceptance (who, when, from which address, through which channel) is written in one
-//! conditional transaction, so concurrent or repeated accepts record exactly one; only the
-//! winner sends the staff notice and the client's confirmation.
+//! conditional transaction, so concurrent or repeated accepts record exactly one, whichever
+//! path they come by; only the winner sends the staff notice and the client's confirmation.
+
+mod email_link;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -17,39 +25,59 @@ use porchlight_shared::rules::ProposalStatus;
 use porchlight_shared::store::AcceptRefusal;
 use porchlight_shared::views::{self, date, portal as pages};
 
-const ROUTE: &str = "/p/{slug}/proposals/{id}/accept";
+const PORTAL_ROUTE: &str = "/p/{slug}/proposals/{id}/accept";
+const LINK_ROUTE: &str = "/p/{slug}/proposals/{id}/accept/{token}";
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
-    let response = match route(ctx, &req).await {
-        Ok(response) => response,
-        Err(failure) => http::failure_response(&failure, http::wants_json(&req)),
+    let (route, response) = match route(ctx, &req).await {
+        Ok(answer) => answer,
+        Err(failure) => (
+            "-",
+            http::failure_response(&failure, http::wants_json(&req)),
+        ),
     };
-    http::log_request("accept-proposal", ROUTE, &req, &response);
+    // The template path, never the raw one: the raw path can hold an accept token.
+    http::log_request("accept-proposal", route, &req, &response);
     response
 }
 
-async fn route(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Failure> {
+type Answer = Result<(&'static str, Response<Body>), Failure>;
+
+async fn route(ctx: &AppContext, req: &Request) -> Answer {
     let json = http::wants_json(req);
-    let path = PortalPath::parse(http::path(req));
-    let Some(path) = path.filter(|_| req.method() == Method::POST) else {
-        return Ok(http::not_found(json, None));
+    let Some(path) = PortalPath::parse(http::path(req)) else {
+        return Ok(("-", http::not_found(json, None)));
     };
     let Some(company) = ctx.store.company(&path.slug).await? else {
-        return Ok(http::not_found(json, None));
+        return Ok(("-", http::not_found(json, None)));
     };
     let names = (&company.slug, company.name.as_str());
-    let id = match path.rest().as_slice() {
-        ["proposals", id, "accept"] => DocumentId::parse(id).ok(),
-        _ => None,
-    };
-    let Some(id) = id else {
-        return Ok(http::not_found(json, Some(names)));
-    };
-    if http::is_cross_site(req) {
+    let method = req.method().clone();
+    if method == Method::POST && http::is_cross_site(req) {
         tracing::warn!(slug = %company.slug, "cross-site accept refused");
-        return Ok(http::cross_site_refused(json));
+        return Ok(("-", http::cross_site_refused(json)));
     }
-    accept(ctx, req, &company, &id).await
+    match (method, path.rest().as_slice()) {
+        (Method::POST, ["proposals", id, "accept"]) => {
+            let Ok(id) = DocumentId::parse(id) else {
+                return Ok((PORTAL_ROUTE, http::not_found(json, Some(names))));
+            };
+            Ok((PORTAL_ROUTE, accept(ctx, req, &company, &id).await?))
+        }
+        (Method::GET, ["proposals", id, "accept", token]) => Ok((
+            LINK_ROUTE,
+            email_link::confirm(ctx, req, &company, id, token).await?,
+        )),
+        (Method::HEAD, ["proposals", id, "accept", token]) => {
+            let page = email_link::confirm(ctx, req, &company, id, token).await?;
+            Ok((LINK_ROUTE, http::without_body(page)))
+        }
+        (Method::POST, ["proposals", id, "accept", token]) => Ok((
+            LINK_ROUTE,
+            email_link::accept(ctx, req, &company, id, token).await?,
+        )),
+        _ => Ok(("-", http::not_found(json, Some(names)))),
+    }
 }
 
 /// A refusal with its reason: 409, and the proposal page showing why.
@@ -83,6 +111,7 @@ fn refuse(
     }
 }
 
+/// The refusal for a proposal someone accepted first, naming who and when.
 fn already_accepted(acceptance: &Acceptance) -> String {
     format!(
         "This proposal was already accepted on {} by {}.",
@@ -221,6 +250,18 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
         .accepted_by_email
         .as_deref()
         .unwrap_or("unknown address");
+    let (how, by_whom) = match acceptance.channel {
+        Channel::EmailLink => ("through the emailed accept link", "Link sent to"),
+        Channel::Portal | Channel::Staff => ("in the portal", "Signed in as"),
+    };
+    let staff_body = format!(
+        "{} accepted proposal #{} ({}) {how} on {}.\n{by_whom}: {}\n",
+        acceptance.accepted_by,
+        proposal.number,
+        proposal.total,
+        date(acceptance.accepted_on),
+        who
+    );
     let staff = Mailbox::parse(&company.notify_email).ok().map(|to| Email {
         from: sender.clone(),
         to: vec![to],
@@ -232,15 +273,20 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
             "Proposal #{} accepted by {}",
             proposal.number, acceptance.accepted_by
         ),
-        body: format!(
-            "{} accepted proposal #{} ({}) in the portal on {}.\nSigned in as: {}\n",
-            acceptance.accepted_by,
-            proposal.number,
-            proposal.total,
-            date(acceptance.accepted_on),
-            who
-        ),
+        html: Some(views::email::message(
+            &company.name,
+            views::email::text(&staff_body),
+        )),
+        body: staff_body,
     });
+    let client_body = format!(
+        "Thank you. You accepted proposal #{} for {} on {}.\n\n{} will be in touch \
+         to schedule the work.\n",
+        proposal.number,
+        proposal.total,
+        date(acceptance.accepted_on),
+        company.name
+    );
     let client = acceptance
         .accepted_by_email
         .as_deref()
@@ -250,14 +296,11 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
             to: vec![to],
             reply_to: Mailbox::parse(&company.notify_email).ok(),
             subject: format!("You accepted proposal #{}", proposal.number),
-            body: format!(
-                "Thank you. You accepted proposal #{} for {} on {}.\n\n{} will be in touch \
-                 to schedule the work.\n",
-                proposal.number,
-                proposal.total,
-                date(acceptance.accepted_on),
-                company.name
-            ),
+            html: Some(views::email::message(
+                &company.name,
+                views::email::text(&client_body),
+            )),
+            body: client_body,
         });
     for email in [staff, client].into_iter().flatten() {
         if let Err(error) = ctx.mailer.send(&email, acceptance.accepted_at).await {

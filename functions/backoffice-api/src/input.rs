@@ -15,8 +15,6 @@ pub struct Fields<'a> {
     problems: Vec<FieldProblem>,
 }
 
-// Some readers serve only endpoints still to come; the allow goes once they use them.
-#[allow(dead_code)]
 impl<'a> Fields<'a> {
     /// The body as an object, or 415/422 if it is not one.
     pub fn of(body: &'a Value) -> Result<Self, ApiError> {
@@ -54,6 +52,51 @@ impl<'a> Fields<'a> {
     /// Problems from a nested reader join this one's.
     pub fn absorb(&mut self, nested: Fields<'_>) {
         self.problems.extend(nested.problems);
+    }
+
+    /// Sent as `null`: in a change, the caller clears the field.
+    pub fn is_cleared(&self, field: &str) -> bool {
+        matches!(self.object.get(field), Some(Value::Null))
+    }
+
+    /// A nested object, read with its own reader; call [`Fields::absorb`] when done.
+    pub fn optional_object(&mut self, field: &str) -> Option<Fields<'a>> {
+        let value = self.value(field)?;
+        match value.as_object() {
+            Some(object) => Some(Fields::nested(object, &self.name(field))),
+            None => {
+                self.problem(field, "must be an object");
+                None
+            }
+        }
+    }
+
+    /// A list of at most `max` objects, each with its own reader named `field[i]`; call
+    /// [`Fields::absorb`] on each when done.
+    pub fn optional_objects(&mut self, field: &str, max: usize) -> Option<Vec<Fields<'a>>> {
+        let value = self.value(field)?;
+        let Some(list) = value.as_array() else {
+            self.problem(field, "must be a list");
+            return None;
+        };
+        if list.len() > max {
+            self.problem(field, &format!("must have at most {max} entries"));
+            return None;
+        }
+        let mut readers = Vec::with_capacity(list.len());
+        let mut all_objects = true;
+        for (i, entry) in list.iter().enumerate() {
+            match entry.as_object() {
+                Some(object) => {
+                    readers.push(Fields::nested(object, &self.name(&format!("{field}[{i}]"))))
+                }
+                None => {
+                    self.problem(&format!("{field}[{i}]"), "must be an object");
+                    all_objects = false;
+                }
+            }
+        }
+        all_objects.then_some(readers)
     }
 
     pub fn has(&self, field: &str) -> bool {
@@ -207,6 +250,15 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// One of the given choices, which must be sent.
+    pub fn required_choice<T: Copy>(&mut self, field: &str, choices: &[(&str, T)]) -> Option<T> {
+        if !self.has(field) {
+            self.problem(field, "is required");
+            return None;
+        }
+        self.optional_choice(field, choices)
     }
 
     /// Refuses fields the endpoint does not know, so typos are not silently ignored.

@@ -147,6 +147,8 @@ async fn submit(
         notes: form.notes.trim().to_owned(),
         client_id: client.map(|c| c.id.clone()),
         source_ip: Some(source),
+        handled_at: None,
+        job_id: None,
     };
     if ctx.store.put_lead(&company.slug, &lead).await? {
         tracing::info!(slug = %company.slug, lead = %lead.id, "service request stored");
@@ -213,12 +215,14 @@ async fn notify_company(ctx: &AppContext, company: &Company, lead: &Lead) -> Res
         lead.notes,
         lead.id
     );
+    let html = views::email::message("Porchlight service requests", views::email::text(&body));
     let email = Email {
         from,
         to: vec![to],
         reply_to,
         subject: format!("New service request from {}", lead.name),
         body,
+        html: Some(html),
     };
     ctx.mailer.send(&email, lead.received_at).await?;
     Ok(())

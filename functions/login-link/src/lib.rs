@@ -11,6 +11,7 @@
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use maud::html;
 use porchlight_shared::auth::{self, LOGIN_LINK_LIFETIME, SESSION_LIFETIME};
 use porchlight_shared::context::AppContext;
 use porchlight_shared::domain::Company;
@@ -18,7 +19,7 @@ use porchlight_shared::http::{self, Failure, PortalPath};
 use porchlight_shared::ids::{ClientId, SecretToken};
 use porchlight_shared::mail::{Email, Mailbox};
 use porchlight_shared::store::{LinkState, LoginLink, Session};
-use porchlight_shared::views::login as pages;
+use porchlight_shared::views::{self, login as pages};
 
 /// Sign-in links one address can ask for in an hour; more would let anyone flood a mailbox.
 const LINKS_PER_HOUR: u32 = 5;
@@ -46,7 +47,12 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
         return Ok(("-", http::not_found(json, None)));
     };
     let method = req.method().clone();
-    let session_action = matches!(path.rest().as_slice(), ["account"] | ["logout"]);
+    // Redeeming is refused cross-site too: another site must not sign a visitor in to an
+    // account of its choosing (login CSRF).
+    let session_action = matches!(
+        path.rest().as_slice(),
+        ["account"] | ["logout"] | ["login", _]
+    );
     if method == Method::POST && session_action && http::is_cross_site(req) {
         tracing::warn!(slug = %company.slug, "cross-site session action refused");
         return Ok(("-", http::cross_site_refused(json)));
@@ -172,17 +178,29 @@ async fn send_link(
     let from = Mailbox::parse_with_name(&ctx.config.mail_from)
         .unwrap_or_else(|_| mailbox.clone())
         .named(&company.name);
+    let name = &company.name;
+    let html = views::email::message(
+        name,
+        html! {
+            p { "Hello," }
+            p { "Use this link to sign in to your " (name) " portal:" }
+            (views::email::button("Sign in", &url))
+            p { "The link works once and expires in 15 minutes. If you did not ask for it, \
+                 you can ignore this email." }
+            p { (name) }
+        },
+    );
     let email = Email {
         from,
         to: vec![mailbox.clone()],
         reply_to: Mailbox::parse(&company.notify_email).ok(),
-        subject: format!("Your sign-in link for {}", company.name),
+        subject: format!("Your sign-in link for {name}"),
         body: format!(
             "Hello,\n\nUse this link to sign in to your {name} portal:\n\n{url}\n\n\
              The link works once and expires in 15 minutes. If you did not ask for it, you \
-             can ignore this email.\n\n{name}\n",
-            name = company.name
+             can ignore this email.\n\n{name}\n"
         ),
+        html: Some(html),
     };
     ctx.mailer.send(&email, now).await?;
     tracing::info!(slug = %company.slug, link = token.hash().log_prefix(), "login link sent");

@@ -12,18 +12,27 @@
 //! | every company                         | GSI1  | `GSI1PK = COMPANIES`                    |
 //! | a login link, by its token's hash h   | table | `PK = COMPANY#s#LOGIN#h`, `SK = LOGIN`  |
 //! | a session, by its cookie's hash h     | table | `PK = COMPANY#s#SESSION#h`, `SK = SESSION` |
-//! | service requests, newest first        | table | `PK = COMPANY#s#LEADS`, `SK ^ LEAD#`    |
-//! | whether a request form id was used    | table | `PK = COMPANY#s#LEADS`, `SK = FORM#id`  |
+//! | a company's service requests          | table | `PK = COMPANY#s#LEADS`, `SK ^ LEAD#`    |
+//! | one service request, by its id        | table | `PK = COMPANY#s#LEADS`, `SK = LEAD#id`  |
 //! | an API key, by its hash h             | table | `PK = APIKEY#h`, `SK = APIKEY`          |
 //! | a company's API keys                  | table | `PK = COMPANY#s#APIKEYS`, `SK ^ KEY#`   |
 //! | one address's uses in an hour         | table | `PK = COMPANY#s#RATE#src`, `SK = HOUR#t` |
+//! | a company's email template of kind k  | table | `PK = COMPANY#s`, `SK = TEMPLATE#k`     |
+//! | an accept link, by token hash h | table | `PK = COMPANY#s#ACCEPTLINK#h`, `SK = ACCEPTLINK` |
 //!
 //! Inside a client's partition the sort key tells the entity apart: `CLIENT`, `JOB#id`,
 //! `VISIT#id`, `PROPOSAL#id`, `PROPOSAL#id#ACCEPTANCE`, `INVOICE#id`, `PAYMENT#id`.
+//!
+//! A service request's id is its form's one-time id, so the item's key also keeps a
+//! resubmitted form from being stored twice. The listing is read whole and sorted newest
+//! first by `received_at`. Requests stored before they were addressable by id sit under
+//! `LEAD#<time>#<id>` (with a `FORM#id` guard beside them); listing moves each such
+//! request to its id key once, see [`legacy_lead_id`].
 
 use chrono::{DateTime, Utc};
 
 use crate::ids::{ClientId, CompanySlug, DocumentId, TokenHash};
+use crate::templates::TemplateKind;
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -59,6 +68,8 @@ pub enum Entity {
     Lead,
     RateWindow,
     ApiKey,
+    EmailTemplate,
+    AcceptLink,
 }
 
 impl Entity {
@@ -78,11 +89,13 @@ impl Entity {
             Entity::Lead => "lead",
             Entity::RateWindow => "rate_window",
             Entity::ApiKey => "api_key",
+            Entity::EmailTemplate => "email_template",
+            Entity::AcceptLink => "accept_link",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        const ALL: [Entity; 14] = [
+        const ALL: &[Entity] = &[
             Entity::Company,
             Entity::Client,
             Entity::EmailIndex,
@@ -97,8 +110,10 @@ impl Entity {
             Entity::Lead,
             Entity::RateWindow,
             Entity::ApiKey,
+            Entity::EmailTemplate,
+            Entity::AcceptLink,
         ];
-        ALL.into_iter().find(|entity| entity.name() == name)
+        ALL.iter().copied().find(|entity| entity.name() == name)
     }
 }
 
@@ -193,21 +208,20 @@ pub fn leads_partition(slug: &CompanySlug) -> String {
 
 pub const LEAD_PREFIX: &str = "LEAD#";
 
-/// Sorted by arrival, so the newest requests come first when read backwards.
-pub fn lead(slug: &CompanySlug, received_at: DateTime<Utc>, id: &DocumentId) -> Key {
-    let at = received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ");
+/// One service request, found by its id.
+pub fn lead(slug: &CompanySlug, id: &DocumentId) -> Key {
     Key {
         pk: leads_partition(slug),
-        sk: format!("{LEAD_PREFIX}{at}#{id}"),
+        sk: format!("{LEAD_PREFIX}{id}"),
     }
 }
 
-/// Marks a service-request form id as used, so a resubmitted form is stored once.
-pub fn lead_guard(slug: &CompanySlug, id: &DocumentId) -> Key {
-    Key {
-        pk: leads_partition(slug),
-        sk: format!("FORM#{id}"),
-    }
+/// `Some(id)` when `sk` is the old time-ordered key of a request (`LEAD#<time>#<id>`),
+/// which cannot be found by id and must move to [`lead`]'s key.
+pub fn legacy_lead_id(sk: &str) -> Option<&str> {
+    let rest = sk.strip_prefix(LEAD_PREFIX)?;
+    let (_, id) = rest.rsplit_once('#')?;
+    Some(id)
 }
 
 /// An API key found by the hash of what the caller sent. Outside every company's
@@ -233,6 +247,23 @@ pub fn api_key_listing(slug: &CompanySlug, key_id: &str) -> Key {
 }
 
 pub const API_KEY_PREFIX: &str = "KEY#";
+
+/// A company's own subject and body for one kind of email, beside its profile.
+pub fn email_template(slug: &CompanySlug, kind: TemplateKind) -> Key {
+    Key {
+        pk: company_pk(slug),
+        sk: format!("TEMPLATE#{}", kind.name()),
+    }
+}
+
+/// An emailed accept link, found by its token's hash under the company whose slug the link
+/// carries, so a token replayed against another slug names nothing.
+pub fn accept_link(slug: &CompanySlug, token: &TokenHash) -> Key {
+    Key {
+        pk: format!("{}#ACCEPTLINK#{}", company_pk(slug), token.as_str()),
+        sk: "ACCEPTLINK".into(),
+    }
+}
 
 /// One counter per source address per hour.
 pub fn rate_window(slug: &CompanySlug, source: &str, at: DateTime<Utc>) -> Key {
@@ -274,8 +305,27 @@ mod tests {
     }
 
     #[test]
+    fn leads_are_keyed_by_id_and_old_keys_are_recognised() {
+        let slug = CompanySlug::parse("greenridge").expect("test data is valid");
+        let id = DocumentId::random();
+        let key = lead(&slug, &id);
+        assert_eq!(key.pk, "COMPANY#greenridge#LEADS");
+        assert_eq!(key.sk, format!("LEAD#{id}"));
+        assert_eq!(legacy_lead_id(&key.sk), None);
+        let old = format!("LEAD#2026-04-02T15:00:00.000Z#{id}");
+        assert_eq!(legacy_lead_id(&old), Some(id.as_str()));
+    }
+
+    #[test]
     fn entity_names_round_trip() {
-        for name in ["company", "invoice", "acceptance", "rate_window"] {
+        for name in [
+            "company",
+            "invoice",
+            "acceptance",
+            "rate_window",
+            "email_template",
+            "accept_link",
+        ] {
             assert_eq!(Entity::from_name(name).map(Entity::name), Some(name));
         }
         assert_eq!(Entity::from_name("nope"), None);

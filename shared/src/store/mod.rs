@@ -1,9 +1,13 @@
 //! DynamoDB storage: one method per access pattern (see [`keys`] for the schema). State
 //! changes are conditional writes or transactions, so retries and races change state once.
 
+mod accept_links;
 mod api_keys;
+pub mod backoffice;
 pub mod keys;
+mod leads;
 mod records;
+mod templates;
 mod versioned;
 
 use std::collections::HashMap;
@@ -23,11 +27,13 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 use sha2::{Digest, Sha256};
 
+pub use accept_links::{AcceptLink, end_of_day};
 pub use keys::{Entity, Key};
+pub use leads::ConvertRefusal;
 pub use records::{ClientPortal, EmailEntry, LinkState, LoginLink, Session};
 pub use versioned::{Stale, Versioned};
 
-use crate::domain::{Acceptance, Client, Company, Lead};
+use crate::domain::{Acceptance, Client, Company};
 use crate::ids::{ClientId, CompanySlug, DocumentId, TokenHash};
 
 type Item = HashMap<String, AttributeValue>;
@@ -681,9 +687,12 @@ impl Store {
                 .table_name(&self.table)
                 .key(keys::PK, s(&job_key.pk))
                 .key(keys::SK, s(&job_key.sk))
-                .update_expression("SET stage = :active")
+                // The job changes, so its version moves on: a back-office write based on
+                // the version read before the acceptance must not put the old stage back.
+                .update_expression("SET stage = :active ADD version :one")
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":active", s("active"))
+                .expression_attribute_values(":one", n(1))
                 .build()?;
             items.push(TransactWriteItem::builder().update(activate).build());
         }
@@ -712,59 +721,6 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// Stores a service request once. The form's one-time id guards it, so a resubmitted
-    /// form writes nothing and returns `false`.
-    pub async fn put_lead(&self, slug: &CompanySlug, lead: &Lead) -> Result<bool, StoreError> {
-        let guard_key = keys::lead_guard(slug, &lead.id);
-        let guard = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode(
-                &guard_key,
-                Entity::Lead,
-                &serde_json::json!({}),
-            )?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()?;
-        let key = keys::lead(slug, lead.received_at, &lead.id);
-        let record = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode(&key, Entity::Lead, lead)?))
-            .build()?;
-        let items = vec![
-            TransactWriteItem::builder().put(guard).build(),
-            TransactWriteItem::builder().put(record).build(),
-        ];
-        match self.transact("TransactWriteItems lead", items).await {
-            Ok(()) => Ok(true),
-            Err(TransactFailure::Cancelled { reasons, .. })
-                if reasons
-                    .first()
-                    .is_some_and(|r| r.code == "ConditionalCheckFailed") =>
-            {
-                Ok(false)
-            }
-            Err(failure) => Err(failure.into()),
-        }
-    }
-
-    /// A company's service requests, newest first.
-    pub async fn leads(&self, slug: &CompanySlug) -> Result<Vec<Lead>, StoreError> {
-        let partition = s(&keys::leads_partition(slug));
-        let items = self
-            .query_all(
-                "table",
-                "PK = :pk",
-                partition,
-                Some(keys::LEAD_PREFIX),
-                false,
-            )
-            .await?;
-        items
-            .into_iter()
-            .map(|item| decode(Entity::Lead, item))
-            .collect()
     }
 
     /// Counts one use of `source` in the current hour; `false` once `limit` uses are counted.

@@ -6,6 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+
 use super::{Entity, Item, Key, Store, StoreError, decode, encode, is_conditional, request_error};
 
 pub const VERSION: &str = "version";
@@ -95,14 +97,12 @@ impl Store {
         match put.send().await {
             Ok(_) => Ok(Ok(next)),
             Err(error) if is_conditional(&error) => {
-                let current = error
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
-                            c.item.as_ref().map(version_of)
-                        }
-                        _ => None,
-                    });
+                let current = error.as_service_error().and_then(|e| match e {
+                    PutItemError::ConditionalCheckFailedException(c) => {
+                        c.item.as_ref().map(version_of)
+                    }
+                    _ => None,
+                });
                 Ok(Err(Stale { current }))
             }
             Err(error) => Err(request_error("PutItem", error)),

@@ -1,6 +1,8 @@
 //! Server-rendered pages. maud escapes every interpolated value, so nothing a person typed is
 //! ever rendered as markup. Styles are inline: one request per page, no JavaScript.
 
+pub mod accept_link;
+pub mod email;
 pub mod lead;
 pub mod login;
 pub mod portal;

@@ -119,7 +119,7 @@ pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
     )
 }
 
-fn lines_table(lines: &[Line]) -> Markup {
+pub(crate) fn lines_table(lines: &[Line]) -> Markup {
     html! {
         table {
             thead { tr { th { "Description" } th.num.optional { "Qty" }
