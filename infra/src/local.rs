@@ -15,7 +15,7 @@ use lambda_http::{Body, Request, Response};
 use porchlight_shared::context::AppContext;
 use tokio::net::TcpListener;
 
-use crate::template::TemplateRoute;
+use crate::template::{self, TemplateRoute};
 
 /// API Gateway refuses larger payloads; so does the local stack.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -44,6 +44,20 @@ pub const MOUNTED_FUNCTIONS: [&str; 5] = [
 /// The route matching a method and path, with the path parameters it binds. As in API
 /// Gateway, `ANY` matches every method and a last segment `{name+}` the rest of the path.
 pub fn match_route<'a>(
+    routes: &'a [TemplateRoute],
+    method: &str,
+    path: &str,
+) -> Option<(&'a TemplateRoute, Vec<(String, String)>)> {
+    let found = match_declared(routes, method, path);
+    found.or_else(|| {
+        let fallback = routes
+            .iter()
+            .find(|route| route.path == template::DEFAULT_ROUTE)?;
+        Some((fallback, Vec::new()))
+    })
+}
+
+fn match_declared<'a>(
     routes: &'a [TemplateRoute],
     method: &str,
     path: &str,
@@ -286,6 +300,18 @@ mod tests {
         assert!(match_route(&api, "GET", "/api/v1/").is_none());
         assert!(match_route(&api, "GET", "/api/v1").is_none());
         assert!(match_route(&api, "GET", "/api/v2/clients").is_none());
+
+        let mut with_default = routes.clone();
+        with_default.push(route("PortalFunction", "ANY", template::DEFAULT_ROUTE));
+        let (fallback, params) =
+            match_route(&with_default, "DELETE", "/anything/else").expect("the default route");
+        assert_eq!(fallback.path, template::DEFAULT_ROUTE);
+        assert!(params.is_empty());
+        let (declared, _) = match_route(&with_default, "GET", "/p/oakleaf").expect("a match");
+        assert_eq!(
+            declared.path, "/p/{slug}",
+            "declared routes win over the default"
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub const TABLE_LOGICAL_ID: &str = "PorchlightTable";
 const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
 
+/// The path of the route that catches what no other route matches.
+pub const DEFAULT_ROUTE: &str = "$default";
+
 /// One route of the HTTP API and the function behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TemplateRoute {
@@ -283,22 +286,27 @@ fn parse_routes(resources: &Mapping) -> Result<Vec<TemplateRoute>, TemplateError
                 continue;
             }
             let event_name = event_name.as_str().unwrap_or_default();
-            let field = |name: &str| -> Result<String, TemplateError> {
-                event
-                    .get("Properties")
+            let properties = event.get("Properties");
+            let literal = |name: &str| {
+                properties
                     .and_then(|p| p.get(name))
                     .and_then(Value::as_str)
                     .map(str::to_owned)
-                    // A catch-all event (no Path or Method) would hide which handler serves
-                    // what, and the local stack could not mount it; refuse it.
-                    .ok_or_else(|| TemplateError::Invalid {
-                        logical_id: function.clone(),
-                        problem: format!("HttpApi event {event_name} has no literal {name}"),
-                    })
             };
-            let method = field("Method")?.to_ascii_uppercase();
-            let path = field("Path")?;
-            if !path.starts_with('/') {
+            let (method, path) = match (literal("Method"), literal("Path")) {
+                (Some(method), Some(path)) => (method.to_ascii_uppercase(), path),
+                // SAM's catch-all: neither given makes the API's `$default` route, which
+                // answers every request no other route matches.
+                (None, None) => ("ANY".to_owned(), DEFAULT_ROUTE.to_owned()),
+                (method, _) => {
+                    let missing = if method.is_none() { "Method" } else { "Path" };
+                    return Err(TemplateError::Invalid {
+                        logical_id: function,
+                        problem: format!("HttpApi event {event_name} has no literal {missing}"),
+                    });
+                }
+            };
+            if path != DEFAULT_ROUTE && !path.starts_with('/') {
                 return Err(TemplateError::Invalid {
                     logical_id: function,
                     problem: format!("HttpApi event {event_name} path {path:?} is not absolute"),
@@ -444,6 +452,12 @@ mod tests {
             route("PortalFunction", "GET", "/p/{slug}/"),
             route("PortalFunction", "GET", "/p/{slug}/proposals/{id}"),
             route("PortalFunction", "GET", "/p/{slug}/invoices/{id}"),
+            route("PortalFunction", "HEAD", "/p/{slug}"),
+            route("PortalFunction", "HEAD", "/p/{slug}/"),
+            route("PortalFunction", "HEAD", "/p/{slug}/proposals/{id}"),
+            route("PortalFunction", "HEAD", "/p/{slug}/invoices/{id}"),
+            route("PortalFunction", "GET", "/p/{slug}/login"),
+            route("PortalFunction", "ANY", DEFAULT_ROUTE),
             route(
                 "AcceptProposalFunction",
                 "POST",
@@ -587,9 +601,14 @@ Resources:
     }
 
     #[test]
-    fn catch_all_http_event_is_rejected() {
+    fn catch_all_http_event_is_the_default_route() {
         let yaml = MINIMAL.replace(", Method: get, Path: \"/p/{slug}\"", "");
-        let err = Template::parse(&yaml).expect_err("catch-all must be rejected");
+        let template = Template::parse(&yaml).expect("a catch-all event parses");
+        assert_eq!(template.routes()[0].path, DEFAULT_ROUTE);
+        assert_eq!(template.routes()[0].method, "ANY");
+
+        let half = MINIMAL.replace(", Method: get", "");
+        let err = Template::parse(&half).expect_err("a path without a method");
         assert!(matches!(err, TemplateError::Invalid { .. }), "{err:?}");
     }
 

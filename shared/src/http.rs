@@ -412,7 +412,7 @@ pub fn is_cross_site(req: &Request) -> bool {
 }
 
 /// The refusal for a cross-site request.
-pub fn cross_site_refused(json: bool) -> Response<Body> {
+pub fn cross_site_refused(json: bool, company: Option<(&CompanySlug, &str)>) -> Response<Body> {
     let why = "This action must come from the portal's own pages.";
     if json {
         problem(
@@ -423,7 +423,7 @@ pub fn cross_site_refused(json: bool) -> Response<Body> {
     } else {
         html(
             StatusCode::FORBIDDEN,
-            crate::views::message_page("Request refused", None, why),
+            crate::views::message_page("Request refused", company, why),
         )
     }
 }

@@ -163,3 +163,38 @@ async fn bad_settings_name_each_field() {
         .body_json(&json!([1]));
     assert_eq!(stack.call(not_json).await.status, 415);
 }
+
+/// Staff see a client's portal home as the client sees it on a date, read-only.
+#[tokio::test]
+async fn staff_preview_a_clients_portal_on_a_date() {
+    let stack = TestStack::new("2026-04-02T15:00:00Z").await;
+    let fixture = cases(&stack).await;
+    let key = stack.api_key(&fixture.greenridge).await;
+    invoice(
+        &stack,
+        &fixture.greenridge,
+        &fixture.dana,
+        "GR-3001",
+        "2026-05-01",
+        7_000,
+        7_000,
+    )
+    .await;
+    let preview = |on: &str| {
+        let path = format!("/api/v1/clients/{}/portal/preview?on={on}", fixture.dana.id);
+        stack.call(Event::get(&path).bearer(&key))
+    };
+
+    let before = preview("2026-04-30").await;
+    assert_eq!(before.status, 200);
+    assert!(before.body.contains("Staff preview"));
+    assert!(before.body.contains("No invoices yet."));
+    assert!(
+        !before.body.contains("Sign out"),
+        "read-only: no session controls"
+    );
+
+    let after = preview("2026-05-01").await;
+    assert!(after.body.contains("#GR-3001"));
+    assert!(after.body.contains("Dana Whitfield"));
+}

@@ -261,3 +261,22 @@ async fn links_are_redeemed_only_from_the_portal_itself() {
         "the link was not spent by the refusal"
     );
 }
+
+/// A double click on the confirm button: the second POST finds the link spent by this very
+/// browser and takes it to the portal instead of showing an error.
+#[tokio::test]
+async fn a_double_click_lands_in_the_portal() {
+    let stack = TestStack::new("2026-04-02T10:00:00Z").await;
+    cases(&stack).await;
+    let link = ask_for_link(&stack, "greenridge", "dana@example.net").await;
+    let first = stack.call(Event::post(&link)).await;
+    let cookie = first.session_cookie().expect("signed in");
+
+    let second = stack.call(Event::post(&link).cookie(Some(&cookie))).await;
+    assert_eq!(second.status, 303);
+    assert_eq!(second.header(header::LOCATION), Some("/p/greenridge/"));
+    assert!(second.session_cookie().is_none(), "no second session");
+
+    let elsewhere = stack.call(Event::post(&link)).await;
+    assert_eq!(elsewhere.status, 410, "another browser is still refused");
+}

@@ -455,3 +455,31 @@ async fn cross_site_accepts_are_refused() {
         .header("origin", "https://portal.example.com");
     assert_eq!(stack.call(own).await.status, 303);
 }
+
+/// Addresses no route has get Porchlight's own 404 (HTML for people, problem details for
+/// programs), the sign-in form's address reloaded goes back to the portal, and HEAD works.
+#[tokio::test]
+async fn unknown_addresses_and_reloads_are_answered_properly() {
+    let stack = TestStack::new("2026-04-02T15:00:00Z").await;
+    cases(&stack).await;
+
+    let page = stack.call(Event::get("/nothing/here")).await;
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("Page not found"));
+    let program = stack
+        .call(Event::get("/p/greenridge/statement.pdf").json())
+        .await;
+    assert_eq!(program.status, 404);
+    assert_eq!(
+        program.header(header::CONTENT_TYPE),
+        Some("application/problem+json")
+    );
+
+    let reload = stack.call(Event::get("/p/greenridge/login")).await;
+    assert_eq!(reload.status, 303);
+    assert_eq!(reload.header(header::LOCATION), Some("/p/greenridge/"));
+
+    let head = stack.call(Event::head("/p/greenridge")).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+}

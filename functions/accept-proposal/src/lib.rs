@@ -55,7 +55,7 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
     let method = req.method().clone();
     if method == Method::POST && http::is_cross_site(req) {
         tracing::warn!(slug = %company.slug, "cross-site accept refused");
-        return Ok(("-", http::cross_site_refused(json)));
+        return Ok(("-", http::cross_site_refused(json, Some(names))));
     }
     match (method, path.rest().as_slice()) {
         (Method::POST, ["proposals", id, "accept"]) => {

@@ -1,6 +1,8 @@
 //! "Why is this shown?": `GET /api/v1/clients/{client}/portal?on=YYYY-MM-DD` gives what the
 //! client's portal shows on any date, and for every document of the client whether it is
 //! shown, since and until when, and the rule's reason in plain words.
+//! `GET /api/v1/clients/{client}/portal/preview?on=YYYY-MM-DD` is the same day as the client
+//! sees it: the portal home page, read-only.
 
 use chrono::NaiveDate;
 use lambda_http::http::{Method, StatusCode};
@@ -8,9 +10,12 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use porchlight_shared::http;
 use porchlight_shared::ids::DocumentId;
 use porchlight_shared::portal::{DocumentKind, PortalDay, PortalHome};
 use porchlight_shared::rules::Decision;
+use porchlight_shared::store::ClientPortal;
+use porchlight_shared::views;
 
 use crate::reply::{self, ApiError};
 use crate::{Call, Handler, Route};
@@ -18,14 +23,22 @@ use crate::{Call, Handler, Route};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ClientPortal,
+    Preview,
 }
 
 pub fn routes() -> Vec<Route> {
-    vec![Route {
-        method: Method::GET,
-        path: "clients/{client}/portal",
-        handler: Handler::Why(Endpoint::ClientPortal),
-    }]
+    vec![
+        Route {
+            method: Method::GET,
+            path: "clients/{client}/portal",
+            handler: Handler::Why(Endpoint::ClientPortal),
+        },
+        Route {
+            method: Method::GET,
+            path: "clients/{client}/portal/preview",
+            handler: Handler::Why(Endpoint::Preview),
+        },
+    ]
 }
 
 #[derive(Debug, Serialize)]
@@ -47,12 +60,6 @@ struct PortalOnDay {
 }
 
 pub async fn serve(endpoint: Endpoint, call: &Call<'_>) -> Result<Response<Body>, ApiError> {
-    match endpoint {
-        Endpoint::ClientPortal => client_portal(call).await,
-    }
-}
-
-async fn client_portal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let client = call.client_id()?;
     let on = match call.query("on") {
         None => call.company.today(call.now),
@@ -65,8 +72,20 @@ async fn client_portal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         .client_portal(&call.company.slug, &client)
         .await?
         .ok_or(ApiError::NotFound)?;
+    match endpoint {
+        Endpoint::ClientPortal => Ok(client_portal(call, &portal, on)),
+        Endpoint::Preview => {
+            let home = PortalDay::new(&call.company, &portal, on).home();
+            Ok(http::html(
+                StatusCode::OK,
+                views::portal::staff_preview(&home),
+            ))
+        }
+    }
+}
 
-    let day = PortalDay::new(&call.company, &portal, on);
+fn client_portal(call: &Call<'_>, portal: &ClientPortal, on: NaiveDate) -> Response<Body> {
+    let day = PortalDay::new(&call.company, portal, on);
     let explain = |id: &DocumentId, number: &str, kind, decision: Decision| Explained {
         id: id.clone(),
         number: number.to_owned(),
@@ -95,17 +114,32 @@ async fn client_portal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         }))
         .collect();
     documents.sort_by(|a, b| a.number.cmp(&b.number));
-    Ok(reply::ok(
-        StatusCode::OK,
-        &PortalOnDay {
-            portal: day.home(),
-            documents,
-        },
-    ))
+    let answer = PortalOnDay {
+        portal: day.home(),
+        documents,
+    };
+    reply::ok(StatusCode::OK, &answer)
 }
 
 pub fn openapi_paths() -> serde_json::Value {
+    let parameters = json!([
+        { "name": "client", "in": "path", "required": true, "schema": { "type": "string" } },
+        { "name": "on", "in": "query", "required": false,
+          "description": "The company's calendar date; today there if omitted",
+          "schema": { "type": "string", "format": "date" } }
+    ]);
     json!({
+        "/api/v1/clients/{client}/portal/preview": {
+            "get": {
+                "summary": "The client's portal home on a date, as the client sees it (HTML)",
+                "parameters": parameters,
+                "responses": {
+                    "200": { "description": "The page", "content": { "text/html": {} } },
+                    "404": { "description": "No such client in this company" },
+                    "422": { "description": "`on` is not a date" }
+                }
+            }
+        },
         "/api/v1/clients/{client}/portal": {
             "get": {
                 "summary": "What the client's portal shows on a date, and why for each document",

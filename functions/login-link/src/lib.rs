@@ -55,7 +55,8 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
     );
     if method == Method::POST && session_action && http::is_cross_site(req) {
         tracing::warn!(slug = %company.slug, "cross-site session action refused");
-        return Ok(("-", http::cross_site_refused(json)));
+        let names = (&company.slug, company.name.as_str());
+        return Ok(("-", http::cross_site_refused(json, Some(names))));
     }
     match (method, path.rest().as_slice()) {
         (Method::POST, ["login"]) => {
@@ -275,6 +276,10 @@ async fn redeem(
         Some(found) => found,
         None => return Ok(refused(json, company, None)),
     };
+    if state == LinkState::Used && already_signed_in(ctx, req, company, &link.email).await? {
+        // A double click: the first click signed this browser in; take it to the portal.
+        return Ok(http::see_other(&portal_home(company)));
+    }
     if state != LinkState::Usable {
         return Ok(refused(json, company, Some(state)));
     }
@@ -326,6 +331,17 @@ async fn redeem(
         http::see_other(&portal_home(company)),
         &cookie,
     ))
+}
+
+/// Whether the request carries a live session of this address in this company.
+async fn already_signed_in(
+    ctx: &AppContext,
+    req: &Request,
+    company: &Company,
+    email: &str,
+) -> Result<bool, Failure> {
+    let signed_in = auth::signed_in(&ctx.store, req, &company.slug, ctx.clock.now()).await?;
+    Ok(signed_in.is_some_and(|s| s.session.email == email))
 }
 
 async fn choose(

@@ -5,6 +5,8 @@
 //!   `?leadform=true` opens the service-request form.
 //! - `GET /p/{slug}/proposals/{id}` and `GET /p/{slug}/invoices/{id}`: one document the
 //!   client may see.
+//! - `GET /p/{slug}/login` (the sign-in form's address, reloaded): back to the portal.
+//! - Every address no other route has (the API's `$default` route): the one 404.
 //!
 //! Every page answers `Accept: application/json` with its data. A document of another
 //! client or company gets the same 404 as one that does not exist.
@@ -55,6 +57,10 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
         ["proposals", id] => Ok((
             "/p/{slug}/proposals/{id}",
             proposal(ctx, req, &company, id).await?,
+        )),
+        ["login"] => Ok((
+            "/p/{slug}/login",
+            http::see_other(&format!("/p/{}/", company.slug)),
         )),
         ["invoices", id] => Ok((
             "/p/{slug}/invoices/{id}",

@@ -36,17 +36,35 @@ fn payment_status(status: PaymentStatus) -> Markup {
 }
 
 pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
+    let company = (&home.company.slug, home.company.name.as_str());
+    let content = html! {
+        h1 { (home.client.name) }
+        @if viewer.can_switch {
+            p { a href={ "/p/" (home.company.slug) "/?choose=account" } { "Switch account" } }
+        }
+        (home_documents(home))
+    };
+    layout("Your portal", Some(company), Some(viewer.email), content)
+}
+
+/// The home exactly as the client sees it on `home.today`, for staff: read-only, with no
+/// session and no sign-out, and a banner saying whose portal and which day it is.
+pub fn staff_preview(home: &PortalHome) -> Markup {
+    let company = (&home.company.slug, home.company.name.as_str());
+    let content = html! {
+        p.notice role="note" {
+            "Staff preview: " strong { (home.client.name) } "'s portal as it shows on "
+            (date(home.today)) ". Read-only."
+        }
+        h1 { (home.client.name) }
+        (home_documents(home))
+    };
+    layout("Portal preview", Some(company), None, content)
+}
+
+fn home_documents(home: &PortalHome) -> Markup {
     let slug = &home.company.slug;
-    let company = (slug, home.company.name.as_str());
-    layout(
-        "Your portal",
-        Some(company),
-        Some(viewer.email),
-        html! {
-            h1 { (home.client.name) }
-            @if viewer.can_switch {
-                p { a href={ "/p/" (slug) "/?choose=account" } { "Switch account" } }
-            }
+    html! {
             div.card {
                 strong { "Balance due: " (home.balance_due) }
                 p.muted { "As of " (date(home.today)) }
@@ -115,8 +133,7 @@ pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
 
             h2 { "Need something done?" }
             a.button href={ "/p/" (slug) "/request" } { "Request service" }
-        },
-    )
+    }
 }
 
 pub(crate) fn lines_table(lines: &[Line]) -> Markup {
