@@ -5,6 +5,10 @@
 //!
 //! Nothing a person typed reaches a header unchecked: addresses must parse, and every other
 //! header value has its control characters (CR and LF above all) replaced by spaces.
+//! Long values are folded (CRLF + space) so header lines stay within 78 characters where
+//! they have somewhere to fold; non-ASCII text becomes RFC 2047 encoded-words of at most 75
+//! characters, each holding whole UTF-8 characters. The only line breaks in a header block
+//! are the ones this module writes.
 
 use std::path::PathBuf;
 
@@ -69,11 +73,33 @@ impl Mailbox {
         self
     }
 
-    fn header(&self) -> String {
-        match &self.name {
-            Some(name) => format!("{} <{}>", encode_phrase(name), self.address),
-            None => self.address.clone(),
+    /// Adds this mailbox to a header being folded: the display name (quoted, or as
+    /// encoded-words) and then the address, which never breaks.
+    fn push_to(&self, lines: &mut HeaderLines, separator: &str) {
+        // The fields are public, so a name set without `named` is cleaned here as well.
+        let name = self.name.as_deref().map(header_text).unwrap_or_default();
+        if name.is_empty() {
+            lines.push(&format!("{}{separator}", self.address));
+            return;
         }
+        if name.is_ascii() {
+            let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+            // Folding whitespace is allowed between the words of a quoted string, and
+            // unfolding gives back the single space that stood there.
+            lines.push_words(&format!("\"{escaped}\""));
+        } else {
+            lines.push_encoded(&name);
+        }
+        lines.push(&format!("<{}>{separator}", self.address));
+    }
+
+    /// The mailbox as a `From` header carries it, without the header's name.
+    #[cfg(test)]
+    fn header(&self) -> String {
+        let mut lines = HeaderLines::new("From");
+        self.push_to(&mut lines, "");
+        let folded = lines.finish();
+        folded.strip_prefix("From: ").unwrap_or(&folded).to_owned()
     }
 }
 
@@ -94,19 +120,115 @@ pub fn header_text(raw: &str) -> String {
     replaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A display name as an RFC 5322 quoted string, or RFC 2047 encoded when not ASCII.
-fn encode_phrase(name: &str) -> String {
-    if name.is_ascii() {
-        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("\"{escaped}\"")
-    } else {
-        encode_word(name)
+/// Header lines are kept to RFC 5322's recommended 78 characters (before CRLF) wherever a
+/// value has somewhere to fold.
+const MAX_HEADER_LINE: usize = 78;
+/// RFC 2047: one encoded-word is at most 75 characters, frame included.
+const MAX_ENCODED_WORD: usize = 75;
+const WORD_START: &str = "=?UTF-8?B?";
+const WORD_END: &str = "?=";
+
+/// One header as it is written: pieces joined by a space, and the space before a piece
+/// turned into CRLF + space where the piece would take the line past the limit. Unfolding
+/// (removing each CRLF) gives back the value with single spaces between the pieces.
+struct HeaderLines {
+    done: String,
+    line: String,
+    /// Whether the current line holds a piece yet. Folding a line that holds none would
+    /// only make an empty line, so a piece too long for any line stays where it is.
+    has_piece: bool,
+}
+
+impl HeaderLines {
+    fn new(name: &str) -> Self {
+        Self {
+            done: String::new(),
+            line: format!("{name}:"),
+            has_piece: false,
+        }
+    }
+
+    fn fold(&mut self) {
+        self.done.push_str(&self.line);
+        self.done.push_str("\r\n");
+        self.line.clear();
+        self.has_piece = false;
+    }
+
+    /// Adds one piece that must not be broken (ASCII without spaces).
+    fn push(&mut self, piece: &str) {
+        if self.has_piece && self.line.len() + 1 + piece.len() > MAX_HEADER_LINE {
+            self.fold();
+        }
+        self.line.push(' ');
+        self.line.push_str(piece);
+        self.has_piece = true;
+    }
+
+    /// Adds ASCII text that may fold at its spaces.
+    fn push_words(&mut self, text: &str) {
+        for word in text.split(' ') {
+            self.push(word);
+        }
+    }
+
+    /// Adds non-ASCII text as RFC 2047 encoded-words: each at most 75 characters and
+    /// holding whole UTF-8 characters (a decoder must be able to decode each word alone),
+    /// as much as fits on the current line before the next line starts. Decoders drop the
+    /// whitespace between adjacent encoded-words, so the text comes back unchanged.
+    fn push_encoded(&mut self, text: &str) {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let room = MAX_HEADER_LINE.saturating_sub(self.line.len() + 1);
+            let mut take = whole_chars_within(rest, word_capacity(room));
+            if take == 0 {
+                if self.has_piece {
+                    self.fold();
+                    continue;
+                }
+                // Only a header name longer than a line could leave no room on a fresh
+                // line; the word then goes on it anyway, still within RFC 2047's 75.
+                take = whole_chars_within(rest, word_capacity(MAX_ENCODED_WORD));
+            }
+            // Some decoders keep the space between two encoded-words, against RFC 2047;
+            // a word that ends just after a space of the text reads right in those too.
+            if take < rest.len()
+                && let Some(space) = rest[..take].rfind(' ').filter(|at| *at >= take / 2)
+            {
+                take = space + 1;
+            }
+            let (word, after) = rest.split_at(take);
+            self.push(&encode_word(word));
+            rest = after;
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.done.push_str(&self.line);
+        self.done
     }
 }
 
-/// RFC 2047 base64 encoded-word for non-ASCII header text.
+/// How many bytes of text one encoded-word of at most `width` characters can carry.
+fn word_capacity(width: usize) -> usize {
+    let frame = WORD_START.len() + WORD_END.len();
+    // Base64 carries 3 bytes in every 4 characters, and a word holds whole groups.
+    width.min(MAX_ENCODED_WORD).saturating_sub(frame) / 4 * 3
+}
+
+/// The length of the longest prefix of `text` that ends on a character boundary and has at
+/// most `max` bytes.
+fn whole_chars_within(text: &str, max: usize) -> usize {
+    text.char_indices()
+        .map(|(at, c)| at + c.len_utf8())
+        .take_while(|end| *end <= max)
+        .last()
+        .unwrap_or(0)
+}
+
+/// One RFC 2047 base64 encoded-word; callers keep it within [`MAX_ENCODED_WORD`].
 fn encode_word(text: &str) -> String {
-    format!("=?UTF-8?B?{}?=", base64(text.as_bytes()))
+    format!("{WORD_START}{}{WORD_END}", base64(text.as_bytes()))
 }
 
 /// Standard base64 with padding (RFC 4648), as MIME and API Gateway events use it.
@@ -150,28 +272,29 @@ const BASE64_LINE: usize = 76;
 impl Email {
     /// The message as RFC 5322 bytes, with CRLF line ends.
     pub fn to_rfc5322(&self, date: DateTime<Utc>, message_id: &str) -> String {
+        let mailboxes = |name: &str, list: &[&Mailbox]| {
+            let mut lines = HeaderLines::new(name);
+            for (i, mailbox) in list.iter().enumerate() {
+                mailbox.push_to(&mut lines, if i + 1 < list.len() { "," } else { "" });
+            }
+            lines.finish()
+        };
         let mut headers = vec![
             format!("Date: {}", date.to_rfc2822()),
-            format!("From: {}", self.from.header()),
-            format!(
-                "To: {}",
-                self.to
-                    .iter()
-                    .map(Mailbox::header)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            mailboxes("From", &[&self.from]),
+            mailboxes("To", &self.to.iter().collect::<Vec<_>>()),
         ];
         if let Some(reply_to) = &self.reply_to {
-            headers.push(format!("Reply-To: {}", reply_to.header()));
+            headers.push(mailboxes("Reply-To", &[reply_to]));
         }
         let subject = header_text(&self.subject);
-        let subject = if subject.is_ascii() {
-            subject
+        let mut lines = HeaderLines::new("Subject");
+        if subject.is_ascii() {
+            lines.push_words(&subject);
         } else {
-            encode_word(&subject)
-        };
-        headers.push(format!("Subject: {subject}"));
+            lines.push_encoded(&subject);
+        }
+        headers.push(lines.finish());
         headers.push(format!("Message-ID: <{message_id}>"));
         headers.push("MIME-Version: 1.0".into());
         let text = crlf_lines(&self.body);
@@ -464,6 +587,189 @@ mod tests {
             !raw.contains("\r\nBcc: list@example.org"),
             "the HTML part is encoded"
         );
+    }
+
+    /// The header block with each continuation line joined to the line it continues, as
+    /// RFC 5322 unfolds them: every CRLF followed by a space is removed.
+    fn unfolded(head: &str) -> Vec<String> {
+        head.replace("\r\n ", " ")
+            .split("\r\n")
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The text of a value made only of encoded-words, each checked and decoded by itself,
+    /// as a decoder must be able to.
+    fn decoded_words(value: &str) -> String {
+        value
+            .split(' ')
+            .map(|word| {
+                assert!(
+                    word.len() <= 75,
+                    "an encoded-word of {} characters",
+                    word.len()
+                );
+                let encoded = word
+                    .strip_prefix("=?UTF-8?B?")
+                    .and_then(|w| w.strip_suffix("?="))
+                    .unwrap_or_else(|| panic!("{word:?} is not an encoded-word"));
+                String::from_utf8(unbase64(encoded)).expect("each word holds whole characters")
+            })
+            .collect()
+    }
+
+    /// Text with two-, three- and four-byte characters, so a split by bytes alone would
+    /// land inside one.
+    fn long_text(chars: usize) -> String {
+        "Jardín ñandú 木の庭 🌳🌷 — "
+            .chars()
+            .cycle()
+            .take(chars)
+            .collect()
+    }
+
+    fn header_block(email: &Email) -> String {
+        let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
+        let (head, _) = raw.split_once("\r\n\r\n").expect("a header block");
+        for line in head.split("\r\n") {
+            assert!(line.len() <= 78, "{} characters: {line:?}", line.len());
+            assert!(
+                !line.trim().is_empty(),
+                "no blank line inside the header block"
+            );
+        }
+        head.to_owned()
+    }
+
+    fn plain(subject: &str) -> Email {
+        Email {
+            from: mailbox("portal@example.com").named("Greenridge Lawn Co."),
+            to: vec![mailbox("dana@example.net")],
+            reply_to: None,
+            subject: subject.into(),
+            body: "Hello".into(),
+            html: None,
+        }
+    }
+
+    #[test]
+    fn long_non_ascii_subjects_become_several_encoded_words() {
+        // With spaces words end after one where they can; without, only characters split.
+        let spaced = long_text(200);
+        let unspaced = spaced.replace(' ', "木");
+        for subject in [spaced, unspaced] {
+            assert_eq!(subject.chars().count(), 200);
+            let head = header_block(&plain(&subject));
+
+            let continued = head.split("\r\n").filter(|l| l.starts_with(' ')).count();
+            assert!(continued >= 4, "folded onto continuation lines:\n{head}");
+            let headers = unfolded(&head);
+            let value = headers
+                .iter()
+                .find_map(|h| h.strip_prefix("Subject: "))
+                .expect("a subject");
+            assert!(value.split(' ').count() >= 5, "several words: {value}");
+            assert_eq!(decoded_words(value), header_text(&subject));
+        }
+    }
+
+    #[test]
+    fn long_non_ascii_names_fold_and_keep_the_address_whole() {
+        let name = long_text(120);
+        let mut email = plain("Proposal");
+        email.from = mailbox("portal@example.com").named(&name);
+        email.reply_to = Some(mailbox("pat@example.com").named(&long_text(90)));
+        let head = header_block(&email);
+
+        let headers = unfolded(&head);
+        let value = |prefix: &str| {
+            headers
+                .iter()
+                .find_map(|h| h.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix}"))
+                .to_owned()
+        };
+        let from = value("From: ");
+        let words = from
+            .strip_suffix(" <portal@example.com>")
+            .expect("the address, unbroken, after the name");
+        assert!(words.split(' ').count() >= 3, "several words: {words}");
+        assert_eq!(decoded_words(words), header_text(&name));
+        let reply_to = value("Reply-To: ");
+        let words = reply_to
+            .strip_suffix(" <pat@example.com>")
+            .expect("the address");
+        assert_eq!(decoded_words(words), header_text(&long_text(90)));
+    }
+
+    #[test]
+    fn folding_never_starts_a_header() {
+        let subject = format!(
+            "{}\r\nBcc: list@example.org\r\n{}",
+            long_text(150),
+            long_text(60)
+        );
+        let mut email = plain(&subject);
+        email.reply_to = Some(
+            mailbox("pat@example.com").named(&format!("{}\nCc: x@example.org", long_text(80))),
+        );
+        // Set directly, bypassing `named`, which cleans what it is given.
+        email.to = vec![Mailbox {
+            name: Some(format!("{}\r\nBcc: y@example.org", "Dana ".repeat(20))),
+            address: "dana@example.net".into(),
+        }];
+        let head = header_block(&email);
+
+        for line in head.split("\r\n") {
+            assert!(
+                !line.starts_with("Bcc") && !line.starts_with("Cc"),
+                "{line:?}"
+            );
+        }
+        let headers = unfolded(&head);
+        let names: Vec<&str> = headers
+            .iter()
+            .map(|h| h.split(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Date",
+                "From",
+                "To",
+                "Reply-To",
+                "Subject",
+                "Message-ID",
+                "MIME-Version",
+                "Content-Type",
+                "Content-Transfer-Encoding"
+            ]
+        );
+        let value = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("Subject: "))
+            .expect("a subject");
+        assert!(decoded_words(value).contains(" Bcc: list@example.org "));
+    }
+
+    #[test]
+    fn long_ascii_values_fold_at_their_spaces() {
+        let subject = "Proposal #GR-Q-91 from Greenridge Lawn Co. for the spring cleanup, \
+            aeration and overseeding of the back lawn at 12 Elm St, Evanston, valid until \
+            June 30";
+        let mut email = plain(subject);
+        let name = "Greenridge Lawn Co. \"Tree Care\" and Landscaping of the North Shore Area";
+        email.from = mailbox("portal@example.com").named(name);
+        let head = header_block(&email);
+
+        assert!(head.contains("\r\n "), "folded:\n{head}");
+        let headers = unfolded(&head);
+        assert!(headers.contains(&format!("Subject: {subject}")));
+        assert!(headers.contains(
+            &"From: \"Greenridge Lawn Co. \\\"Tree Care\\\" and Landscaping of the North Shore \
+              Area\" <portal@example.com>"
+                .to_owned()
+        ));
     }
 
     #[test]

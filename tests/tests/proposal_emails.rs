@@ -3,7 +3,8 @@
 //! the emailed accept link: its confirm page changes nothing, it accepts through the email
 //! channel (the proposal then leaves the portal), and it stops working at the end of the
 //! proposal's last local day (C12), once the proposal is accepted another way (C13), and for
-//! any other proposal or company.
+//! any other proposal or company. With an `Idempotency-Key` an email goes out once however
+//! often (or however concurrently) it is asked for.
 
 use std::time::Duration;
 
@@ -737,4 +738,285 @@ async fn emails_are_refused_for_the_wrong_ids_and_states() {
     let refused = stack.call(Event::post(&path).bearer(&key)).await;
     assert_eq!(refused.status, 409);
     assert!(stack.mail_since(&before).is_empty());
+}
+
+/// Calls an email endpoint, with an `Idempotency-Key` when given; returns the reply and the
+/// messages it sent.
+async fn email_keyed(
+    stack: &TestStack,
+    event: Event,
+    idempotency_key: Option<&str>,
+) -> (Reply, Vec<Message>) {
+    let before = stack.mail();
+    let event = match idempotency_key {
+        Some(value) => event.header("idempotency-key", value),
+        None => event,
+    };
+    let reply = stack.call(event).await;
+    let sent = stack
+        .mail_since(&before)
+        .iter()
+        .map(|raw| message(raw))
+        .collect();
+    (reply, sent)
+}
+
+fn proposal_email(key: &str, client: &Client, proposal: &Proposal) -> Event {
+    let path = format!(
+        "/api/v1/clients/{}/proposals/{}/email",
+        client.id, proposal.id
+    );
+    Event::post(&path).bearer(key)
+}
+
+/// Issue 3, "writes are idempotent": with an `Idempotency-Key` the proposal goes to each
+/// contact once. A retry answers the first result again (even after the proposal was
+/// accepted) and sends nothing; two attempts at once send one set; the key reused for
+/// another proposal, another body or an invoice is 422 naming the header; a refused attempt
+/// does not use the key up; without a key every call sends, as before.
+#[tokio::test]
+async fn an_idempotency_key_emails_a_proposal_once() {
+    let stack = TestStack::new("2026-06-03T15:00:00Z").await;
+    let fixture = cases(&stack).await;
+    let greenridge = &fixture.greenridge;
+    let key = stack.api_key(greenridge).await;
+    let family = client_with_contacts(
+        &stack,
+        greenridge,
+        "Rivera Family",
+        &["ana@example.net", "luis@example.net"],
+    )
+    .await;
+    let quote = proposal(&stack, greenridge, &family, "GR-Q-60", "2026-06-30", 50_000).await;
+    let other = proposal(&stack, greenridge, &family, "GR-Q-61", "2026-06-30", 70_000).await;
+    let send = |key_value: Option<&'static str>| {
+        email_keyed(&stack, proposal_email(&key, &family, &quote), key_value)
+    };
+
+    let (first, sent) = send(Some("rivera-quote-60")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(sent.len(), 2, "one message per contact");
+    assert_eq!(
+        first.header("idempotent-replayed".parse().expect("a name")),
+        None
+    );
+    let recorded = stack
+        .store()
+        .email_send(&greenridge.slug, "rivera-quote-60")
+        .await
+        .expect("read")
+        .expect("the send is recorded under the company");
+    assert_eq!(
+        recorded.target,
+        format!("clients/{}/proposals/{}/email", family.id, quote.id)
+    );
+    let result = recorded.result.expect("the result is recorded");
+    assert_eq!(result.recipients, 2);
+    assert_eq!(result.sent_at.to_rfc3339(), "2026-06-03T15:00:00+00:00");
+
+    let (retry, sent) = send(Some("rivera-quote-60")).await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert!(sent.is_empty(), "a retry sends nothing");
+    assert_eq!(
+        retry.json(),
+        first.json(),
+        "the first result, message ids and all"
+    );
+    assert_eq!(
+        retry.header("idempotent-replayed".parse().expect("a name")),
+        Some("true")
+    );
+
+    let refusals = [
+        email_keyed(
+            &stack,
+            proposal_email(&key, &family, &other),
+            Some("rivera-quote-60"),
+        )
+        .await,
+        email_keyed(
+            &stack,
+            proposal_email(&key, &family, &quote).body_json(&json!({ "note": "again" })),
+            Some("rivera-quote-60"),
+        )
+        .await,
+        email_keyed(
+            &stack,
+            Event::post(&format!(
+                "/api/v1/clients/{}/invoices/{}/email",
+                fixture.sam.id, fixture.sam_invoice.id
+            ))
+            .bearer(&key),
+            Some("rivera-quote-60"),
+        )
+        .await,
+    ];
+    for (refused, sent) in &refusals {
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert_eq!(
+            refused.header(header::CONTENT_TYPE),
+            Some("application/problem+json")
+        );
+        assert_eq!(problem_fields(refused)[0].0, "Idempotency-Key");
+        assert!(sent.is_empty());
+    }
+
+    // Each call's own count would see the other's messages, so the outbox is read around both.
+    let before = stack.mail();
+    let (a, b) = tokio::join!(send(Some("rivera-both")), send(Some("rivera-both")));
+    assert_eq!(
+        stack.mail_since(&before).len(),
+        2,
+        "one set of messages between them"
+    );
+    let mut statuses = [a.0.status, b.0.status];
+    statuses.sort();
+    assert!(
+        statuses == [200, 200] || statuses == [200, 409],
+        "{statuses:?}: {} / {}",
+        a.0.body,
+        b.0.body
+    );
+
+    let cookie = sign_in(&stack, "greenridge", "ana@example.net").await;
+    let accept = Event::post(&format!("/p/greenridge/proposals/{}/accept", quote.id));
+    assert_eq!(stack.call(accept.cookie(Some(&cookie))).await.status, 303);
+    let (after, sent) = send(Some("rivera-quote-60")).await;
+    assert_eq!(
+        after.status, 200,
+        "a retry is answered as the first attempt was"
+    );
+    assert_eq!(after.json(), first.json());
+    assert!(sent.is_empty());
+    let (fresh, sent) = send(Some("rivera-quote-60-b")).await;
+    assert_eq!(
+        fresh.status, 409,
+        "a new key is a new email: refused once accepted"
+    );
+    assert!(sent.is_empty());
+
+    let declined = Proposal {
+        state: ProposalState::Declined,
+        ..other.clone()
+    };
+    let other_key = keys::proposal(&greenridge.slug, &family.id, &other.id);
+    let store = stack.store();
+    store
+        .upsert_record(&other_key, Entity::Proposal, &declined, None)
+        .await
+        .expect("stored");
+    let resend = || {
+        email_keyed(
+            &stack,
+            proposal_email(&key, &family, &other),
+            Some("rivera-61"),
+        )
+    };
+    let (refused, sent) = resend().await;
+    assert_eq!(refused.status, 409);
+    assert!(sent.is_empty());
+    store
+        .upsert_record(&other_key, Entity::Proposal, &other, None)
+        .await
+        .expect("stored");
+    let (reopened, sent) = resend().await;
+    assert_eq!(
+        reopened.status, 200,
+        "a refusal left the key unused: {}",
+        reopened.body
+    );
+    assert_eq!(sent.len(), 2);
+
+    let unkeyed = || email_keyed(&stack, proposal_email(&key, &family, &other), None);
+    assert_eq!(unkeyed().await.1.len(), 2);
+    assert_eq!(unkeyed().await.1.len(), 2, "without a key every call sends");
+}
+
+/// The invoice email honours the key the same way, and keys belong to their company: the
+/// same key in another company is another email. The OpenAPI document names the header.
+#[tokio::test]
+async fn an_idempotency_key_emails_an_invoice_once() {
+    let stack = TestStack::new("2026-06-03T15:00:00Z").await;
+    let fixture = cases(&stack).await;
+    let (greenridge, dana) = (&fixture.greenridge, &fixture.dana);
+    let key = stack.api_key(greenridge).await;
+    let oakleaf_key = stack.api_key(&fixture.oakleaf).await;
+    let bill = invoice(
+        &stack,
+        greenridge,
+        dana,
+        "GR-1300",
+        "2026-06-01",
+        9_000,
+        9_000,
+    )
+    .await;
+    let path = format!("/api/v1/clients/{}/invoices/{}/email", dana.id, bill.id);
+    let send = |api_key: &str| Event::post(&path).bearer(api_key);
+
+    let (first, sent) = email_keyed(&stack, send(&key), Some("GR-1300 reminder")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].subject, "Invoice #GR-1300 from Greenridge Lawn Co.");
+    let (retry, sent) = email_keyed(&stack, send(&key), Some("GR-1300 reminder")).await;
+    assert_eq!(retry.status, 200);
+    assert_eq!(retry.json(), first.json());
+    assert!(sent.is_empty());
+
+    let sams_path = format!(
+        "/api/v1/clients/{}/invoices/{}/email",
+        fixture.sam.id, fixture.sam_invoice.id
+    );
+    let elsewhere = Event::post(&sams_path).bearer(&oakleaf_key);
+    let (theirs, sent) = email_keyed(&stack, elsewhere, Some("GR-1300 reminder")).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert_eq!(
+        sent.len(),
+        1,
+        "another company's key of the same name is its own"
+    );
+    assert_eq!(sent[0].to, "sam@example.org");
+
+    let long = "k".repeat(201);
+    let (refused, sent) = email_keyed(&stack, send(&key), Some(&long)).await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(problem_fields(&refused)[0].0, "Idempotency-Key");
+    assert!(sent.is_empty());
+
+    let document = stack.call(Event::get("/api/v1/openapi.json")).await.json();
+    for (path, document_param) in [
+        (
+            "/api/v1/clients/{client}/proposals/{proposal}/email",
+            "proposal",
+        ),
+        (
+            "/api/v1/clients/{client}/invoices/{invoice}/email",
+            "invoice",
+        ),
+    ] {
+        let operation = &document["paths"][path]["post"];
+        let params = operation["parameters"].as_array().expect("parameters");
+        let names: Vec<(&str, &str)> = params
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().expect("a name"),
+                    p["in"].as_str().expect("in"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("client", "path"),
+                (document_param, "path"),
+                ("Idempotency-Key", "header")
+            ]
+        );
+        assert!(operation["responses"]["422"].is_object(), "{path}");
+        assert!(
+            operation["responses"]["200"]["headers"]["Idempotent-Replayed"].is_object(),
+            "{path}"
+        );
+    }
 }

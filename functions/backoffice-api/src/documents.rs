@@ -88,11 +88,11 @@ pub fn openapi_paths() -> Value {
     Value::Object(paths)
 }
 
-/// The header that makes a create safe to retry.
-const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// The header that makes a create (or an email) safe to retry.
+pub(crate) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// The longest idempotency or natural key accepted; ids derived from it are fixed-size.
-const MAX_KEY: usize = 200;
+pub(crate) const MAX_KEY: usize = 200;
 
 /// The most lines a proposal or invoice may have.
 const MAX_LINES: usize = 200;
@@ -121,8 +121,8 @@ impl Guard {
     }
 }
 
-/// The caller's `Idempotency-Key`, if it sent a usable one.
-fn idempotency_key<'c>(call: &'c Call<'_>) -> Result<Option<&'c str>, ApiError> {
+/// The caller's `Idempotency-Key`, if it sent a usable one. Emails check it the same way.
+pub(crate) fn idempotency_key<'c>(call: &'c Call<'_>) -> Result<Option<&'c str>, ApiError> {
     match call.idempotency_key() {
         Some(key) if key.chars().count() > MAX_KEY || key.chars().any(char::is_control) => {
             Err(ApiError::invalid(

@@ -8,23 +8,32 @@
 //!   contact addresses, each with its own accept link that works without signing in.
 //! - `POST clients/{client}/invoices/{invoice}/email`: one message to each contact, with the
 //!   portal link.
+//!
+//! Both emailings honour an `Idempotency-Key` header. The key is claimed under the company
+//! with a conditional write before the first message goes out, so a retry (or a concurrent
+//! duplicate) sends nothing: once the first attempt finished it gets that attempt's answer
+//! again, 200, with `Idempotent-Replayed: true`; while it is still sending, or if it failed
+//! part-way, 409. The key reused for another document or another body is refused (422).
+//! A claim under which nothing went out is withdrawn, so the key can be tried again.
 
 use chrono::{DateTime, Utc};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use porchlight_shared::domain::{Client, Company};
 use porchlight_shared::ids::{DocumentId, SecretToken};
 use porchlight_shared::mail::{Email, Mailbox};
 use porchlight_shared::rules::{self, ProposalStatus};
-use porchlight_shared::store::{AcceptLink, ClientPortal, end_of_day};
+use porchlight_shared::store::backoffice::request_fingerprint;
+use porchlight_shared::store::{AcceptLink, ClientPortal, EmailSend, SendResult, end_of_day};
 use porchlight_shared::templates::{
     EmailTemplate, Rendered, SavedTemplate, TemplateKind, TemplateText, Values,
 };
 use porchlight_shared::views;
 
+use crate::documents::{IDEMPOTENCY_KEY, MAX_KEY, idempotency_key};
 use crate::input::Fields;
 use crate::reply::{self, ApiError};
 use crate::{Call, Handler, Route};
@@ -302,6 +311,10 @@ struct Sent {
 }
 
 async fn email_proposal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+    let keyed = Keyed::of(call, "proposal")?;
+    if let Some(answer) = earlier_answer(call, keyed.as_ref()).await? {
+        return Ok(answer);
+    }
     let portal = client_portal(call).await?;
     let id = call.document_id("proposal")?;
     let proposal = portal
@@ -329,10 +342,16 @@ async fn email_proposal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let (template, _) = current_template(call, TemplateKind::Proposal).await?;
     let expires_at = end_of_day(&call.company, proposal.valid_until);
     let portal_link = portal_link(call);
-    let mut sent = Vec::with_capacity(to.len());
+    let mut sending = match Sending::start(call, keyed.as_ref()).await? {
+        Start::Go(sending) => sending,
+        Start::Answered(answer) => return Ok(answer),
+    };
     for mailbox in to {
         // A link per contact, so the acceptance records which address it came through.
-        let accept_link = issue_accept_link(call, &portal, &id, &mailbox, expires_at).await?;
+        let accept_link = match issue_accept_link(call, &portal, &id, &mailbox, expires_at).await {
+            Ok(link) => link,
+            Err(error) => return Err(sending.stop(call, error).await),
+        };
         let values = Values::proposal(
             &call.company,
             &portal.client,
@@ -341,18 +360,16 @@ async fn email_proposal(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
             &accept_link,
         );
         let email = email_of(&call.company, &from, mailbox, template.render(&values));
-        sent.push(send(call, email).await?);
+        sending.send(call, email).await?;
     }
-    tracing::info!(slug = %call.company.slug, proposal = %id, messages = sent.len(),
+    tracing::info!(slug = %call.company.slug, proposal = %id, messages = sending.sent.len(),
         "proposal emailed");
-    Ok(reply::ok(
-        StatusCode::OK,
-        &json!({
-            "proposal": id, "number": proposal.number, "sent": sent,
-            "accept_links_expire_at": expires_at,
-            "valid_until": proposal.valid_until,
-        }),
-    ))
+    let answer = json!({
+        "proposal": id, "number": proposal.number, "sent": sending.sent,
+        "accept_links_expire_at": expires_at,
+        "valid_until": proposal.valid_until,
+    });
+    Ok(sending.finish(call, answer).await)
 }
 
 /// Stores a fresh accept link for one contact and returns its URL.
@@ -384,18 +401,218 @@ async fn issue_accept_link(
     ))
 }
 
-async fn send(call: &Call<'_>, email: Email) -> Result<Sent, ApiError> {
-    let to = email.to.iter().map(|m| m.address.clone()).collect();
-    let message_id = call
+/// An `Idempotency-Key` sent with an emailing, and what a retry must match: the document
+/// it was for and the body that came with it.
+struct Keyed<'c> {
+    key: &'c str,
+    target: String,
+    fingerprint: String,
+}
+
+impl<'c> Keyed<'c> {
+    /// The call's key, if it sent one; `document` names the path parameter of the document.
+    fn of(call: &'c Call<'_>, document: &str) -> Result<Option<Self>, ApiError> {
+        let Some(key) = idempotency_key(call)? else {
+            return Ok(None);
+        };
+        let target = format!(
+            "clients/{}/{document}s/{}/email",
+            call.param("client"),
+            call.param(document)
+        );
+        Ok(Some(Self {
+            key,
+            target,
+            fingerprint: request_fingerprint(call.body()),
+        }))
+    }
+}
+
+/// What an earlier request with the same key means for this one: its answer again, or a
+/// refusal. `None` while the key is unused. Asked before the document is read, so a retry
+/// is answered as the first attempt was even if the proposal was accepted since.
+async fn earlier_answer(
+    call: &Call<'_>,
+    keyed: Option<&Keyed<'_>>,
+) -> Result<Option<Response<Body>>, ApiError> {
+    let Some(keyed) = keyed else {
+        return Ok(None);
+    };
+    match call
         .ctx
-        .mailer
-        .send(&email, call.now)
-        .await
-        .map_err(porchlight_shared::http::Failure::from)?;
-    Ok(Sent { to, message_id })
+        .store
+        .email_send(&call.company.slug, keyed.key)
+        .await?
+    {
+        Some(earlier) => answer_of(earlier, keyed).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn answer_of(earlier: EmailSend, keyed: &Keyed<'_>) -> Result<Response<Body>, ApiError> {
+    if earlier.target != keyed.target || earlier.request_fingerprint != keyed.fingerprint {
+        return Err(ApiError::invalid(
+            IDEMPOTENCY_KEY,
+            "was already used for a different email or body; use a new key for a new email",
+        ));
+    }
+    if let Some(result) = earlier.result {
+        tracing::info!(request = %keyed.target, recipients = result.recipients,
+            "email retry answered from the store; nothing sent");
+        // The stored text is the first answer's body exactly; the headers are built anew.
+        let mut answer = reply::ok(StatusCode::OK, &Value::Null);
+        *answer.body_mut() = Body::Text(result.response);
+        answer
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        return Ok(answer);
+    }
+    Err(ApiError::Conflict(match earlier.failed_after {
+        Some(sent) => format!(
+            "an earlier request with this Idempotency-Key failed after sending {sent} \
+             message(s); nothing was sent now; use a new key to send the email again"
+        ),
+        None => format!(
+            "an earlier request with this Idempotency-Key has been sending since {}; \
+             nothing was sent now; send this request again shortly for its answer",
+            earlier
+                .claimed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    }))
+}
+
+/// The claim an emailing holds on its `Idempotency-Key` while it sends.
+struct Claim<'c> {
+    key: &'c str,
+    attempt: String,
+}
+
+/// An emailing under way: its claim (with a key) and the messages sent so far.
+struct Sending<'c> {
+    claim: Option<Claim<'c>>,
+    sent: Vec<Sent>,
+}
+
+enum Start<'c> {
+    Go(Sending<'c>),
+    /// Another attempt with the same key claimed it first: its answer, for this one.
+    Answered(Response<Body>),
+}
+
+impl<'c> Sending<'c> {
+    /// Claims the key, if there is one, before anything is sent.
+    async fn start(call: &Call<'_>, keyed: Option<&Keyed<'c>>) -> Result<Start<'c>, ApiError> {
+        let Some(keyed) = keyed else {
+            return Ok(Start::Go(Self {
+                claim: None,
+                sent: Vec::new(),
+            }));
+        };
+        let attempt = DocumentId::random().to_string();
+        let record = EmailSend {
+            target: keyed.target.clone(),
+            request_fingerprint: keyed.fingerprint.clone(),
+            attempt: attempt.clone(),
+            claimed_at: call.now,
+            result: None,
+            failed_after: None,
+        };
+        let store = &call.ctx.store;
+        if store
+            .claim_email_send(&call.company.slug, keyed.key, &record)
+            .await?
+        {
+            let claim = Claim {
+                key: keyed.key,
+                attempt,
+            };
+            return Ok(Start::Go(Self {
+                claim: Some(claim),
+                sent: Vec::new(),
+            }));
+        }
+        match store.email_send(&call.company.slug, keyed.key).await? {
+            Some(earlier) => answer_of(earlier, keyed).map(Start::Answered),
+            // Claimed and withdrawn again in the meantime: nothing was sent under it.
+            None => Err(ApiError::Conflict(
+                "another request with this Idempotency-Key just stopped without sending; \
+                 send this request again"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Sends one message; a failure settles the claim before it is returned.
+    async fn send(&mut self, call: &Call<'_>, email: Email) -> Result<(), ApiError> {
+        let to = email.to.iter().map(|m| m.address.clone()).collect();
+        match call.ctx.mailer.send(&email, call.now).await {
+            Ok(message_id) => {
+                self.sent.push(Sent { to, message_id });
+                Ok(())
+            }
+            Err(error) => {
+                let error = ApiError::from(porchlight_shared::http::Failure::from(error));
+                Err(self.stop(call, error).await)
+            }
+        }
+    }
+
+    /// Settles the claim of an emailing that cannot go on, and gives back why: withdrawn if
+    /// nothing went out, so the same key can try again; marked failed otherwise, so a retry
+    /// does not mail the same people twice.
+    async fn stop(&mut self, call: &Call<'_>, error: ApiError) -> ApiError {
+        let Some(claim) = self.claim.take() else {
+            return error;
+        };
+        let store = &call.ctx.store;
+        let slug = &call.company.slug;
+        let settled = if self.sent.is_empty() {
+            store
+                .release_email_send(slug, claim.key, &claim.attempt)
+                .await
+        } else {
+            let sent = u32::try_from(self.sent.len()).unwrap_or(u32::MAX);
+            store
+                .fail_email_send(slug, claim.key, &claim.attempt, sent)
+                .await
+        };
+        if let Err(store_error) = settled {
+            tracing::error!(slug = %slug, error = %store_error, sent = self.sent.len(),
+                "an interrupted email's idempotency claim was not settled");
+        }
+        error
+    }
+
+    /// Records the answer under the claim, then gives it. The messages are out by now, so
+    /// a failure to record is logged rather than answered: an error would invite a retry,
+    /// and that retry then gets 409 instead of a second copy of every message.
+    async fn finish(self, call: &Call<'_>, answer: Value) -> Response<Body> {
+        if let Some(claim) = &self.claim {
+            let result = SendResult {
+                recipients: u32::try_from(self.sent.len()).unwrap_or(u32::MAX),
+                sent_at: call.now,
+                response: answer.to_string(),
+            };
+            let recorded = call
+                .ctx
+                .store
+                .finish_email_send(&call.company.slug, claim.key, &claim.attempt, &result)
+                .await;
+            if let Err(error) = recorded {
+                tracing::error!(slug = %call.company.slug, error = %error,
+                    "a sent email's answer was not recorded under its idempotency key");
+            }
+        }
+        reply::ok(StatusCode::OK, &answer)
+    }
 }
 
 async fn email_invoice(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
+    let keyed = Keyed::of(call, "invoice")?;
+    if let Some(answer) = earlier_answer(call, keyed.as_ref()).await? {
+        return Ok(answer);
+    }
     let portal = client_portal(call).await?;
     let id = call.document_id("invoice")?;
     let invoice = portal
@@ -414,18 +631,19 @@ async fn email_invoice(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let (template, _) = current_template(call, TemplateKind::Invoice).await?;
     let values = Values::invoice(&call.company, &portal.client, invoice, &portal_link(call));
     let rendered = template.render(&values);
-    let mut sent = Vec::with_capacity(to.len());
+    let mut sending = match Sending::start(call, keyed.as_ref()).await? {
+        Start::Go(sending) => sending,
+        Start::Answered(answer) => return Ok(answer),
+    };
     for mailbox in to {
         let email = email_of(&call.company, &from, mailbox, rendered.clone());
-        sent.push(send(call, email).await?);
+        sending.send(call, email).await?;
     }
-    tracing::info!(slug = %call.company.slug, invoice = %id, messages = sent.len(),
+    tracing::info!(slug = %call.company.slug, invoice = %id, messages = sending.sent.len(),
         "invoice emailed");
-    Ok(reply::ok(
-        StatusCode::OK,
-        &json!({ "invoice": id, "number": invoice.number, "sent": sent,
-            "due_date": invoice.due_date }),
-    ))
+    let answer = json!({ "invoice": id, "number": invoice.number, "sent": sending.sent,
+        "due_date": invoice.due_date });
+    Ok(sending.finish(call, answer).await)
 }
 
 /// The OpenAPI description of these endpoints.
@@ -453,6 +671,23 @@ pub fn openapi_paths() -> serde_json::Value {
     });
     let sent = json!({ "type": "array", "items": { "type": "object", "properties": {
         "to": { "type": "string" }, "message_id": { "type": "string" } } } });
+    let send_params = |document: &str| {
+        json!([path_id("client"), path_id(document), {
+            "name": IDEMPOTENCY_KEY, "in": "header", "required": false,
+            "description": "Makes the email safe to retry. The key is recorded before the \
+                first message goes out: the same key for the same document and body sends \
+                nothing again and answers the first attempt's result (200, with \
+                `Idempotent-Replayed: true`), or 409 while that attempt is still sending or \
+                if it failed after sending some messages; with another document or body it \
+                is refused (422). Without the header every call sends.",
+            "schema": { "type": "string", "maxLength": MAX_KEY } }])
+    };
+    let replayed = json!({ "Idempotent-Replayed": { "description": "`true` when the answer \
+        is an earlier request's, given again because it carried the same Idempotency-Key; \
+        nothing was sent", "schema": { "type": "string", "enum": ["true"] } } });
+    let refused_key = json!({ "description": "The Idempotency-Key is longer than 200 \
+        characters or has control characters, or it was already used for another document \
+        or another body; named in `invalid_fields`; nothing was sent" });
     json!({
         "/api/v1/templates/{kind}": {
             "get": {
@@ -488,9 +723,10 @@ pub fn openapi_paths() -> serde_json::Value {
                 "description": "Each message carries the portal link and its own accept \
                     link, which accepts without signing in until the end of the proposal's \
                     valid-until day in the company's time zone.",
-                "parameters": [path_id("client"), path_id("proposal")],
+                "parameters": send_params("proposal"),
                 "responses": {
                     "200": { "description": "One message per contact address",
+                        "headers": replayed,
                         "content": { "application/json": { "schema": { "type": "object",
                             "properties": { "proposal": { "type": "string" },
                                 "number": { "type": "string" }, "sent": sent,
@@ -499,16 +735,19 @@ pub fn openapi_paths() -> serde_json::Value {
                                 "valid_until": { "type": "string", "format": "date" } } } } } },
                     "404": { "description": "No such proposal of this client in this company" },
                     "409": { "description": "The proposal is accepted, declined or expired, or \
-                        the client has no contact address; nothing was sent" }
+                        the client has no contact address, or an earlier request with the same \
+                        Idempotency-Key is still sending or failed part-way; nothing was sent" },
+                    "422": refused_key
                 }
             }
         },
         "/api/v1/clients/{client}/invoices/{invoice}/email": {
             "post": {
                 "summary": "Email the invoice to every contact of the client",
-                "parameters": [path_id("client"), path_id("invoice")],
+                "parameters": send_params("invoice"),
                 "responses": {
                     "200": { "description": "One message per contact address",
+                        "headers": replayed,
                         "content": { "application/json": { "schema": { "type": "object",
                             "properties": { "invoice": { "type": "string" },
                                 "number": { "type": "string" }, "sent": sent,
@@ -516,7 +755,9 @@ pub fn openapi_paths() -> serde_json::Value {
                                     "format": "date" } } } } } },
                     "404": { "description": "No such invoice of this client in this company" },
                     "409": { "description": "The invoice is voided, or the client has no \
-                        contact address; nothing was sent" }
+                        contact address, or an earlier request with the same Idempotency-Key \
+                        is still sending or failed part-way; nothing was sent" },
+                    "422": refused_key
                 }
             }
         }

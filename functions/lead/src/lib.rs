@@ -1,6 +1,12 @@
 //! The service-request form: `GET /p/{slug}/request` shows it (prefilled for a signed-in
-//! client), `POST` checks it, stores the request once, emails the company and thanks the
-//! requester. The portal serves the same form at `/p/{slug}?leadform=true`.
+//! client; described as JSON for `Accept: application/json`), `POST` checks it, stores the
+//! request once, emails the company and thanks the requester. The portal serves the same
+//! form at `/p/{slug}?leadform=true`.
+//!
+//! A form sent again (same one-time id) is looked up before the per-address limit counts
+//! it: with the same content it is thanked again without being counted, stored or
+//! announced; with changed content it is answered 409 with the form as typed under a new
+//! id, so nothing typed is lost and nothing is silently dropped.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -11,6 +17,7 @@ use porchlight_shared::http::{self, Failure, PortalPath};
 use porchlight_shared::ids::DocumentId;
 use porchlight_shared::lead_form::LeadForm;
 use porchlight_shared::mail::{Email, Mailbox};
+use porchlight_shared::views::lead::RESUBMITTED_NOTICE;
 use porchlight_shared::views::{self, lead as pages};
 
 const ROUTE: &str = "/p/{slug}/request";
@@ -43,6 +50,10 @@ async fn route(ctx: &AppContext, req: &Request) -> Result<Response<Body>, Failur
         Method::GET | Method::HEAD => {
             let email = signed_in.as_ref().map(|s| s.session.email.as_str());
             let form = LeadForm::fresh(client.as_ref(), email);
+            if json {
+                let described = form.description((&company.slug, &company.name), email);
+                return Ok(http::json(StatusCode::OK, &described));
+            }
             Ok(http::html(
                 StatusCode::OK,
                 pages::form((&company.slug, &company.name), &form, &[], email),
@@ -83,9 +94,10 @@ async fn submit(
     let source = http::source_ip(req).unwrap_or_else(|| "unknown".to_owned());
 
     if form.is_spam() {
-        // Answer as if it worked, so the robot learns nothing; store and send nothing.
+        // Answer as if it worked, with an id like a stored request's, so the robot learns
+        // nothing; store and send nothing.
         tracing::warn!(slug = %company.slug, "service request caught by the honeypot");
-        return Ok(thanks(json, names, &form, who, None));
+        return Ok(thanks(json, names, &form, who, &DocumentId::random()));
     }
     let errors = form.check();
     if !errors.is_empty() {
@@ -113,6 +125,12 @@ async fn submit(
             )
         });
     }
+    let id = DocumentId::parse(&form.form_id).expect("check() accepted the form id");
+    // A form sent again is answered from what it stored, before the limit counts it: a
+    // double click or a flaky connection must not use up an office's requests.
+    if let Some(earlier) = ctx.store.lead(&company.slug, &id).await? {
+        return Ok(sent_again(json, company, &form, who, &earlier));
+    }
     let rate_key = format!("lead:{source}");
     if !ctx
         .store
@@ -135,21 +153,7 @@ async fn submit(
         });
     }
 
-    let lead = Lead {
-        id: DocumentId::parse(&form.form_id).expect("check() accepted the form id"),
-        received_at: now,
-        name: form.name.trim().to_owned(),
-        email: form.email.trim().to_lowercase(),
-        phone: form.phone.trim().to_owned(),
-        service_address: form.service_address.trim().to_owned(),
-        service_wanted: form.service_wanted.trim().to_owned(),
-        preferred_timing: form.preferred_timing.clone(),
-        notes: form.notes.trim().to_owned(),
-        client_id: client.map(|c| c.id.clone()),
-        source_ip: Some(source),
-        handled_at: None,
-        job_id: None,
-    };
+    let lead = form.to_lead(id, now, client.map(|c| c.id.clone()), Some(source));
     if ctx.store.put_lead(&company.slug, &lead).await? {
         tracing::info!(slug = %company.slug, lead = %lead.id, "service request stored");
         if let Err(error) = notify_company(ctx, company, &lead).await {
@@ -157,10 +161,61 @@ async fn submit(
             tracing::error!(slug = %company.slug, lead = %lead.id, error = %error,
                 "service request notice not sent");
         }
-    } else {
-        tracing::info!(slug = %company.slug, lead = %lead.id, "service request resubmitted");
+        return Ok(thanks(json, names, &form, who, &lead.id));
     }
-    Ok(thanks(json, names, &form, who, Some(&lead.id)))
+
+    // The same form arrived twice at once and the other copy was stored first: this one
+    // must not count against the limit either, and is answered from what that one stored.
+    if let Err(error) = ctx
+        .store
+        .give_back_rate_slot(&company.slug, &rate_key, now)
+        .await
+    {
+        // The request itself is safe; one use too many counted is the lesser harm.
+        tracing::error!(slug = %company.slug, error = %error, "rate slot not given back");
+    }
+    match ctx.store.lead(&company.slug, &lead.id).await? {
+        Some(earlier) => Ok(sent_again(json, company, &form, who, &earlier)),
+        // Gone between the two requests: nothing to compare with, and the form did arrive.
+        None => Ok(thanks(json, names, &form, who, &lead.id)),
+    }
+}
+
+/// The answer to a form whose one-time id is already stored: the same thanks when it says
+/// the same, or 409 with the form as typed under a new id when it was changed.
+fn sent_again(
+    json: bool,
+    company: &Company,
+    form: &LeadForm,
+    who: Option<&str>,
+    earlier: &Lead,
+) -> Response<Body> {
+    let names = (&company.slug, company.name.as_str());
+    if form.says_the_same_as(earlier) {
+        tracing::info!(slug = %company.slug, lead = %earlier.id,
+            "service request resubmitted unchanged; thanked again");
+        return thanks(json, names, form, who, &earlier.id);
+    }
+    tracing::info!(slug = %company.slug, lead = %earlier.id,
+        "service request resubmitted with changes; offered as a new request");
+    let renewed = form.renewed();
+    if json {
+        let mut response = http::problem(
+            StatusCode::CONFLICT,
+            "Already received",
+            Some(RESUBMITTED_NOTICE),
+        );
+        let body = serde_json::json!({ "type": "about:blank", "status": 409,
+            "title": "Already received", "detail": RESUBMITTED_NOTICE,
+            "form_id": renewed.form_id });
+        *response.body_mut() = Body::Text(body.to_string());
+        response
+    } else {
+        http::html(
+            StatusCode::CONFLICT,
+            pages::resubmitted(names, &renewed, who),
+        )
+    }
 }
 
 fn thanks(
@@ -168,7 +223,7 @@ fn thanks(
     names: (&porchlight_shared::ids::CompanySlug, &str),
     form: &LeadForm,
     who: Option<&str>,
-    id: Option<&DocumentId>,
+    id: &DocumentId,
 ) -> Response<Body> {
     if json {
         http::json(

@@ -125,7 +125,7 @@ async fn home(
     let signed_in = auth::signed_in(&ctx.store, req, &company.slug, now).await?;
 
     if http::query_param(req, "leadform").as_deref() == Some("true") {
-        return lead_form(ctx, company, signed_in.as_ref()).await;
+        return lead_form(ctx, company, signed_in.as_ref(), json).await;
     }
     let Some(signed_in) = signed_in else {
         return Ok(if json {
@@ -185,6 +185,7 @@ async fn lead_form(
     ctx: &AppContext,
     company: &Company,
     signed_in: Option<&SignedIn>,
+    json: bool,
 ) -> Result<Response<Body>, Failure> {
     let client = match signed_in.and_then(|s| s.session.active()) {
         Some(active) => ctx
@@ -196,8 +197,14 @@ async fn lead_form(
     };
     let email = signed_in.map(|s| s.session.email.as_str());
     let form = LeadForm::fresh(client.as_ref(), email);
-    let page = views::lead::form((&company.slug, &company.name), &form, &[], email);
-    Ok(http::html(StatusCode::OK, page))
+    let names = (&company.slug, company.name.as_str());
+    if json {
+        return Ok(http::json(StatusCode::OK, &form.description(names, email)));
+    }
+    Ok(http::html(
+        StatusCode::OK,
+        views::lead::form(names, &form, &[], email),
+    ))
 }
 
 /// The signed-in viewer and the document id a detail page names, or the answer to give

@@ -19,6 +19,7 @@
 //! | one address's uses in an hour         | table | `PK = COMPANY#s#RATE#src`, `SK = HOUR#t` |
 //! | a company's email template of kind k  | table | `PK = COMPANY#s`, `SK = TEMPLATE#k`     |
 //! | an accept link, by token hash h | table | `PK = COMPANY#s#ACCEPTLINK#h`, `SK = ACCEPTLINK` |
+//! | an emailing, by its idempotency key k | table | `PK = COMPANY#s#SENDS`, `SK = SEND#k`  |
 //!
 //! Inside a client's partition the sort key tells the entity apart: `CLIENT`, `JOB#id`,
 //! `VISIT#id`, `PROPOSAL#id`, `PROPOSAL#id#ACCEPTANCE`, `INVOICE#id`, `PAYMENT#id`.
@@ -70,6 +71,7 @@ pub enum Entity {
     ApiKey,
     EmailTemplate,
     AcceptLink,
+    EmailSend,
 }
 
 impl Entity {
@@ -91,6 +93,7 @@ impl Entity {
             Entity::ApiKey => "api_key",
             Entity::EmailTemplate => "email_template",
             Entity::AcceptLink => "accept_link",
+            Entity::EmailSend => "email_send",
         }
     }
 
@@ -112,6 +115,7 @@ impl Entity {
             Entity::ApiKey,
             Entity::EmailTemplate,
             Entity::AcceptLink,
+            Entity::EmailSend,
         ];
         ALL.iter().copied().find(|entity| entity.name() == name)
     }
@@ -265,6 +269,16 @@ pub fn accept_link(slug: &CompanySlug, token: &TokenHash) -> Key {
     }
 }
 
+/// A proposal or invoice emailing the back office asked for with an `Idempotency-Key`,
+/// found by that key under the caller's company, so one company's keys never meet
+/// another's. The key is the caller's own text (checked for length and control characters).
+pub fn email_send(slug: &CompanySlug, idempotency_key: &str) -> Key {
+    Key {
+        pk: format!("{}#SENDS", company_pk(slug)),
+        sk: format!("SEND#{idempotency_key}"),
+    }
+}
+
 /// One counter per source address per hour.
 pub fn rate_window(slug: &CompanySlug, source: &str, at: DateTime<Utc>) -> Key {
     Key {
@@ -317,6 +331,16 @@ mod tests {
     }
 
     #[test]
+    fn email_sends_are_keyed_by_the_callers_key_under_the_company() {
+        let slug = CompanySlug::parse("greenridge").expect("test data is valid");
+        let key = email_send(&slug, "retry-7f3a");
+        assert_eq!(key.pk, "COMPANY#greenridge#SENDS");
+        assert_eq!(key.sk, "SEND#retry-7f3a");
+        let other = CompanySlug::parse("oakleaf").expect("test data is valid");
+        assert_ne!(email_send(&other, "retry-7f3a").pk, key.pk);
+    }
+
+    #[test]
     fn entity_names_round_trip() {
         for name in [
             "company",
@@ -325,6 +349,7 @@ mod tests {
             "rate_window",
             "email_template",
             "accept_link",
+            "email_send",
         ] {
             assert_eq!(Entity::from_name(name).map(Entity::name), Some(name));
         }

@@ -7,6 +7,7 @@ pub mod backoffice;
 pub mod keys;
 mod leads;
 mod records;
+mod sends;
 mod templates;
 mod versioned;
 
@@ -31,6 +32,7 @@ pub use accept_links::{AcceptLink, end_of_day};
 pub use keys::{Entity, Key};
 pub use leads::ConvertRefusal;
 pub use records::{ClientPortal, EmailEntry, LinkState, LoginLink, Session};
+pub use sends::{EmailSend, SendResult};
 pub use versioned::{Stale, Versioned};
 
 use crate::domain::{Acceptance, Client, Company};
@@ -752,6 +754,36 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(e) if is_conditional(&e) => Ok(false),
+            Err(e) => Err(request_error("UpdateItem", e)),
+        }
+    }
+
+    /// Takes back one use counted by [`Store::take_rate_slot`] in the same hour, for a use
+    /// that turned out to be a repeat of one already counted (a form sent twice at once).
+    pub async fn give_back_rate_slot(
+        &self,
+        slug: &CompanySlug,
+        source: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = keys::rate_window(slug, source, at);
+        self.count();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("ADD hits :minus_one")
+            .condition_expression("hits > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Nothing counted in that window (it expired meanwhile): nothing to give back.
+            Err(e) if is_conditional(&e) => Ok(()),
             Err(e) => Err(request_error("UpdateItem", e)),
         }
     }

@@ -4,31 +4,40 @@ use maud::{Markup, html};
 
 use super::layout;
 use crate::ids::CompanySlug;
-use crate::lead_form::{FieldError, HONEYPOT_FIELD, LeadForm, TIMINGS};
+use crate::lead_form::{FIELDS, FieldError, FieldSpec, HONEYPOT_FIELD, Input, LeadForm, TIMINGS};
 
 fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
     errors.iter().find(|e| e.field == field).map(|e| e.message)
 }
 
-fn field(
-    errors: &[FieldError],
-    name: &str,
-    label: &str,
-    value: &str,
-    kind: &str,
-    autocomplete: &str,
-    required: bool,
-) -> Markup {
+/// One field as its [`FieldSpec`] describes it, with `maxlength` set to the limit the server
+/// applies, and the problem with it if there is one.
+fn field(errors: &[FieldError], spec: &FieldSpec, value: &str) -> Markup {
+    let name = spec.name;
     let error = error_for(errors, name);
+    let invalid = error.map(|_| "true");
     html! {
-        label for=(name) { (label) @if !required { span.muted { " (optional)" } } }
-        @if kind == "textarea" {
-            textarea id=(name) name=(name) required[required] aria-invalid=[error.map(|_| "true")] {
-                (value)
+        label for=(name) { (spec.label) @if !spec.required { span.muted { " (optional)" } } }
+        @match spec.input {
+            Input::TextArea => {
+                textarea id=(name) name=(name) required[spec.required]
+                    maxlength=[spec.max_length] aria-invalid=[invalid] {
+                    (value)
+                }
             }
-        } @else {
-            input id=(name) name=(name) type=(kind) value=(value) required[required]
-                autocomplete=(autocomplete) aria-invalid=[error.map(|_| "true")];
+            Input::Choice => {
+                select id=(name) name=(name) {
+                    option value="" { "No preference" }
+                    @for timing in TIMINGS {
+                        option value=(timing) selected[value == timing] { (timing) }
+                    }
+                }
+            }
+            Input::Text | Input::Email | Input::Tel => {
+                input id=(name) name=(name) type=(spec.input.name()) value=(value)
+                    required[spec.required] maxlength=[spec.max_length]
+                    autocomplete=(spec.autocomplete) aria-invalid=[invalid];
+            }
         }
         @if let Some(error) = error { p.error { (error) } }
     }
@@ -41,6 +50,32 @@ pub fn form(
     errors: &[FieldError],
     signed_in_as: Option<&str>,
 ) -> Markup {
+    page(company, values, errors, None, signed_in_as)
+}
+
+/// The form again as typed, under a new one-time id, after the earlier submission of the
+/// same form reached the company with other content: that one is kept, and this one can
+/// be sent as a new request.
+pub fn resubmitted(
+    company: (&CompanySlug, &str),
+    values: &LeadForm,
+    signed_in_as: Option<&str>,
+) -> Markup {
+    page(company, values, &[], Some(RESUBMITTED_NOTICE), signed_in_as)
+}
+
+/// Said, on the page and in JSON, when a form comes back changed after it was received.
+pub const RESUBMITTED_NOTICE: &str = "We already received the request you sent earlier from \
+    this form. What you typed below differs from it: if this is a further request, send it \
+    and it will reach them as a new request.";
+
+fn page(
+    company: (&CompanySlug, &str),
+    values: &LeadForm,
+    errors: &[FieldError],
+    notice: Option<&str>,
+    signed_in_as: Option<&str>,
+) -> Markup {
     let (slug, name) = company;
     layout(
         "Request service",
@@ -48,36 +83,23 @@ pub fn form(
         signed_in_as,
         html! {
             h1 { "Request service from " (name) }
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
             @if !errors.is_empty() {
                 p.error role="alert" { "Please check the fields marked below." }
             }
             @if let Some(error) = error_for(errors, "form_id") { p.error { (error) } }
             form.card method="post" action={ "/p/" (slug) "/request" } novalidate {
                 input type="hidden" name="form_id" value=(values.form_id);
-                (field(errors, "name", "Your name", &values.name, "text", "name", true))
-                (field(errors, "email", "Email", &values.email, "email", "email", true))
-                (field(errors, "phone", "Phone", &values.phone, "tel", "tel", false))
-                (field(errors, "service_address", "Service address", &values.service_address,
-                    "text", "street-address", true))
-                (field(errors, "service_wanted", "What would you like done?",
-                &values.service_wanted,
-                    "textarea", "off", true))
-                label for="preferred_timing" { "Preferred timing" span.muted { " (optional)" } }
-                select #preferred_timing name="preferred_timing" {
-                    option value="" { "No preference" }
-                    @for timing in TIMINGS {
-                        @let chosen = values.preferred_timing == timing;
-                    option value=(timing) selected[chosen] { (timing) }
-                    }
+                @for spec in &FIELDS {
+                    (field(errors, spec, values.value_of(spec.name)))
                 }
-                @if let Some(error) = error_for(errors, "preferred_timing") { p.error { (error) } }
-                (field(errors, "notes", "Notes", &values.notes, "textarea", "off", false))
                 div.hp aria-hidden="true" {
                     label for=(HONEYPOT_FIELD) { "Leave this empty" }
                     input id=(HONEYPOT_FIELD) name=(HONEYPOT_FIELD) type="text" tabindex="-1"
                         autocomplete="off" value="";
                 }
-                button type="submit" { "Send request" }
+                button type="submit" { (if notice.is_some() { "Send as a new request" }
+                    else { "Send request" }) }
             }
         },
     )
