@@ -22,7 +22,7 @@ use porchlight_shared::domain::{Company, Lead, LeadStatus, Settings};
 use porchlight_shared::ids::{ClientId, CompanySlug, DocumentId, random_bytes};
 use porchlight_shared::mail::Mailbox;
 use porchlight_shared::money::Currency;
-use porchlight_shared::portal::{HiddenDocument, PortalDay, PortalHome};
+use porchlight_shared::portal::{ExplainedDocument, PortalDay, PortalHome};
 use porchlight_shared::store::{StoreError, WriteOutcome};
 
 use crate::local_env::apply_local_defaults;
@@ -424,7 +424,10 @@ async fn import_qbo(
 pub struct PortalView {
     #[serde(flatten)]
     pub home: PortalHome,
-    pub hidden: Vec<HiddenDocument>,
+    /// What the home leaves out, and why.
+    pub hidden: Vec<ExplainedDocument>,
+    /// Every document, shown or not, with since/until and the reason.
+    pub documents: Vec<ExplainedDocument>,
 }
 
 /// The portal of every client `email` reaches, as of `on` (the company's today if `None`).
@@ -460,9 +463,15 @@ pub async fn portal_views(
                 client: client.id.clone(),
             })?;
         let day = PortalDay::new(&company, &portal, today);
+        let documents = day.documents();
         views.push(PortalView {
             home: day.home(),
-            hidden: day.hidden(),
+            hidden: documents
+                .iter()
+                .filter(|d| !d.decision.shown)
+                .cloned()
+                .collect(),
+            documents,
         });
     }
     Ok(views)
@@ -566,7 +575,7 @@ fn describe_portal(out: &mut String, view: &PortalView) {
             "    {} {}  {}: {}",
             snake(&h.kind),
             printable(&h.number),
-            snake(&h.reason),
+            snake(&h.decision.reason),
             h.explanation
         );
     }

@@ -187,7 +187,7 @@ async fn the_portal_shows_the_sample_as_the_rules_say() {
     let hidden: Vec<(String, Reason)> = amy_day
         .hidden()
         .into_iter()
-        .map(|h| (h.number, h.reason))
+        .map(|h| (h.number, h.decision.reason))
         .collect();
     assert_eq!(
         hidden,
@@ -210,7 +210,7 @@ async fn the_portal_shows_the_sample_as_the_rules_say() {
         .iter()
         .find(|h| h.number == "1036")
         .expect("1036 is hidden");
-    assert_eq!(voided.reason, Reason::Voided);
+    assert_eq!(voided.decision.reason, Reason::Voided);
 
     // The pending estimate is shown, past its valid-until day.
     let cool_cars = portal_of(&store, &company, "3").await;
@@ -232,7 +232,7 @@ async fn the_portal_shows_the_sample_as_the_rules_say() {
             .hidden()
             .into_iter()
             .filter(|h| h.kind == DocumentKind::Proposal)
-            .map(|h| h.reason)
+            .map(|h| h.decision.reason)
             .collect();
         assert_eq!(hidden, [Reason::AcceptedByStaff], "customer {customer}");
     }

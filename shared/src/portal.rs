@@ -63,14 +63,15 @@ pub struct InvoiceSummary {
     pub shown_until: Option<NaiveDate>,
 }
 
-/// A document the portal does not show today, and why.
+/// A document and the rule's decision about it on the day: shown or not, since and until
+/// when, the reason, and the reason in plain words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HiddenDocument {
+pub struct ExplainedDocument {
     pub id: DocumentId,
     pub number: String,
     pub kind: DocumentKind,
-    pub reason: rules::Reason,
     pub explanation: &'static str,
+    #[serde(flatten)]
     pub decision: Decision,
 }
 
@@ -221,19 +222,36 @@ impl<'a> PortalDay<'a> {
         }
     }
 
-    /// Everything the home leaves out, with the rule's reason.
-    pub fn hidden(&self) -> Vec<HiddenDocument> {
-        let proposals = self.portal.proposals.iter().filter_map(|p| {
-            let decision = self.proposal_decision(p);
-            (!decision.shown).then(|| hidden(&p.id, &p.number, DocumentKind::Proposal, decision))
+    /// Every document of the client with the rule's decision, by number: what staff ask
+    /// "why is this shown?" about.
+    pub fn documents(&self) -> Vec<ExplainedDocument> {
+        let proposals = self.portal.proposals.iter().map(|p| {
+            explained(
+                &p.id,
+                &p.number,
+                DocumentKind::Proposal,
+                self.proposal_decision(p),
+            )
         });
-        let invoices = self.portal.invoices.iter().filter_map(|i| {
-            let decision = self.invoice_decision(i);
-            (!decision.shown).then(|| hidden(&i.id, &i.number, DocumentKind::Invoice, decision))
+        let invoices = self.portal.invoices.iter().map(|i| {
+            explained(
+                &i.id,
+                &i.number,
+                DocumentKind::Invoice,
+                self.invoice_decision(i),
+            )
         });
-        let mut all: Vec<HiddenDocument> = proposals.chain(invoices).collect();
+        let mut all: Vec<ExplainedDocument> = proposals.chain(invoices).collect();
         all.sort_by(|a, b| a.number.cmp(&b.number));
         all
+    }
+
+    /// Everything the home leaves out, with the rule's reason.
+    pub fn hidden(&self) -> Vec<ExplainedDocument> {
+        self.documents()
+            .into_iter()
+            .filter(|d| !d.decision.shown)
+            .collect()
     }
 
     /// A shown proposal's detail; `None` for one not shown, exactly as for one not on record.
@@ -276,12 +294,16 @@ impl<'a> PortalDay<'a> {
     }
 }
 
-fn hidden(id: &DocumentId, number: &str, kind: DocumentKind, decision: Decision) -> HiddenDocument {
-    HiddenDocument {
+fn explained(
+    id: &DocumentId,
+    number: &str,
+    kind: DocumentKind,
+    decision: Decision,
+) -> ExplainedDocument {
+    ExplainedDocument {
         id: id.clone(),
         number: number.to_owned(),
         kind,
-        reason: decision.reason,
         explanation: decision.reason.explain(),
         decision,
     }

@@ -11,9 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use porchlight_shared::http;
-use porchlight_shared::ids::DocumentId;
-use porchlight_shared::portal::{DocumentKind, PortalDay, PortalHome};
-use porchlight_shared::rules::Decision;
+use porchlight_shared::portal::{ExplainedDocument, PortalDay, PortalHome};
 use porchlight_shared::store::ClientPortal;
 use porchlight_shared::views;
 
@@ -42,21 +40,11 @@ pub fn routes() -> Vec<Route> {
 }
 
 #[derive(Debug, Serialize)]
-struct Explained {
-    id: DocumentId,
-    number: String,
-    kind: DocumentKind,
-    explanation: &'static str,
-    #[serde(flatten)]
-    decision: Decision,
-}
-
-#[derive(Debug, Serialize)]
 struct PortalOnDay {
     /// Exactly what the client's portal home shows on that day.
     portal: PortalHome,
     /// Every document of the client, shown or not, with the reason.
-    documents: Vec<Explained>,
+    documents: Vec<ExplainedDocument>,
 }
 
 pub async fn serve(endpoint: Endpoint, call: &Call<'_>) -> Result<Response<Body>, ApiError> {
@@ -86,34 +74,7 @@ pub async fn serve(endpoint: Endpoint, call: &Call<'_>) -> Result<Response<Body>
 
 fn client_portal(call: &Call<'_>, portal: &ClientPortal, on: NaiveDate) -> Response<Body> {
     let day = PortalDay::new(&call.company, portal, on);
-    let explain = |id: &DocumentId, number: &str, kind, decision: Decision| Explained {
-        id: id.clone(),
-        number: number.to_owned(),
-        kind,
-        explanation: decision.reason.explain(),
-        decision,
-    };
-    let mut documents: Vec<Explained> = portal
-        .proposals
-        .iter()
-        .map(|p| {
-            explain(
-                &p.id,
-                &p.number,
-                DocumentKind::Proposal,
-                day.proposal_decision(p),
-            )
-        })
-        .chain(portal.invoices.iter().map(|i| {
-            explain(
-                &i.id,
-                &i.number,
-                DocumentKind::Invoice,
-                day.invoice_decision(i),
-            )
-        }))
-        .collect();
-    documents.sort_by(|a, b| a.number.cmp(&b.number));
+    let documents = day.documents();
     let answer = PortalOnDay {
         portal: day.home(),
         documents,
