@@ -48,7 +48,7 @@ trap 'exit 143' TERM
 
 # In the background and waited for, because bash runs traps only after a foreground
 # child ends: a TERM sent to this script alone would otherwise leave both running.
-target/debug/porchlight-local &
+"${CARGO_TARGET_DIR:-target}/debug/porchlight-local" &
 app=$!
 status=0
 wait "$app" || status=$?

@@ -87,6 +87,12 @@ impl Event {
         self
     }
 
+    /// A body sent as it is, for malformed input.
+    pub fn body_text(mut self, text: &str) -> Self {
+        self.body = Some(text.to_owned());
+        self
+    }
+
     /// `Authorization: Bearer <key>`.
     pub fn bearer(self, key: &str) -> Self {
         self.header("authorization", &format!("Bearer {key}"))

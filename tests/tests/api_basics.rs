@@ -161,7 +161,11 @@ async fn bad_settings_name_each_field() {
     let not_json = Event::patch("/api/v1/settings")
         .bearer(&key)
         .body_json(&json!([1]));
-    assert_eq!(stack.call(not_json).await.status, 415);
+    assert_eq!(stack.call(not_json).await.status, 422);
+    let mut broken = Event::patch("/api/v1/settings").bearer(&key);
+    broken = broken.header("content-type", "application/json");
+    let broken = stack.call(broken.body_text("{\"version\":")).await;
+    assert_eq!(broken.status, 400);
 }
 
 /// Staff see a client's portal home as the client sees it on a date, read-only.

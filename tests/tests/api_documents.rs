@@ -975,8 +975,19 @@ async fn bad_input_names_each_field() {
         bad_fields(&contacts),
         ["contacts[1].email", "contacts[2].email"]
     );
+    let negative = office
+        .post(
+            &format!("clients/{client}/proposals"),
+            json!({ "number": "Q-905", "lines": lines(-500), "total": usd(-500) }),
+        )
+        .await;
+    assert_eq!(
+        bad_fields(&negative),
+        ["total"],
+        "a proposal cannot be a credit"
+    );
     let not_an_object = office.post("clients", json!(["Sam"])).await;
-    assert_eq!(not_an_object.status, 415);
+    assert_eq!(not_an_object.status, 422);
     let elsewhere = office
         .post(
             &format!("clients/{client}/invoices"),

@@ -336,6 +336,12 @@ fn check_total(fields: &mut Fields<'_>, lines: &[Line], total: &Money) {
     let sum = lines
         .iter()
         .try_fold(0i64, |sum, line| sum.checked_add(line.amount.minor));
+    if total.minor < 0 {
+        // A credit is not a proposal or an invoice; a discount is a line inside a positive
+        // total.
+        fields.problem("total", "must not be negative");
+        return;
+    }
     match sum {
         Some(sum) if sum == total.minor => {}
         Some(sum) => {

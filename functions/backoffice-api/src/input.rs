@@ -16,7 +16,7 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// The body as an object, or 415/422 if it is not one.
+    /// The body as an object, or 422 if it is not one.
     pub fn of(body: &'a Value) -> Result<Self, ApiError> {
         match body {
             Value::Object(object) => Ok(Self {

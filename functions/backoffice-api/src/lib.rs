@@ -208,7 +208,7 @@ fn read_body(req: &Request) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(bytes).map_err(|_| ApiError::NotJson)
+    serde_json::from_slice(bytes).map_err(|_| ApiError::MalformedJson)
 }
 
 #[cfg(test)]

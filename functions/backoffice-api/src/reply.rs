@@ -28,6 +28,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the body must be a JSON object")]
     NotJson,
+    #[error("the body is not valid JSON")]
+    MalformedJson,
     #[error("invalid fields")]
     Invalid(Vec<FieldProblem>),
     /// A stale version, or a state that forbids the change (already accepted, expired...).
@@ -66,8 +68,14 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::MalformedJson => (
+                StatusCode::BAD_REQUEST,
+                "The body is not valid JSON",
+                None,
+                None,
+            ),
             ApiError::NotJson => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "The body must be a JSON object",
                 None,
                 None,
