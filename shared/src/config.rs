@@ -13,7 +13,14 @@ pub struct Config {
     pub mail_from: String,
     /// When set, mail is written here as `.eml` files instead of sent (`PORCHLIGHT_OUTBOX_DIR`).
     pub outbox_dir: Option<PathBuf>,
+    /// The least time an answer to "email me a sign-in link" takes
+    /// (`PORCHLIGHT_LOGIN_ANSWER_MS`, default 400), so that sending mail to a known address
+    /// does not make its answer measurably slower than the one for an unknown address.
+    pub login_answer_floor: std::time::Duration,
 }
+
+/// Long enough to cover an SES send in most cases; short enough not to annoy.
+const DEFAULT_LOGIN_ANSWER_MS: u64 = 400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -51,6 +58,15 @@ impl Config {
             outbox_dir: lookup("PORCHLIGHT_OUTBOX_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            login_answer_floor: std::time::Duration::from_millis(
+                match lookup("PORCHLIGHT_LOGIN_ANSWER_MS").filter(|v| !v.trim().is_empty()) {
+                    Some(ms) => ms.trim().parse().map_err(|_| ConfigError::Invalid {
+                        name: "PORCHLIGHT_LOGIN_ANSWER_MS",
+                        reason: format!("`{ms}` is not a number of milliseconds"),
+                    })?,
+                    None => DEFAULT_LOGIN_ANSWER_MS,
+                },
+            ),
         })
     }
 

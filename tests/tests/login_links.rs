@@ -280,3 +280,23 @@ async fn a_double_click_lands_in_the_portal() {
     let elsewhere = stack.call(Event::post(&link)).await;
     assert_eq!(elsewhere.status, 410, "another browser is still refused");
 }
+
+/// Asking for a link takes at least the configured time whether or not the address is on
+/// file, so response time does not reveal who is a client.
+#[tokio::test]
+async fn known_and_unknown_addresses_answer_after_the_same_least_time() {
+    let mut stack = TestStack::new("2026-04-02T10:00:00Z").await;
+    cases(&stack).await;
+    stack.ctx.config.login_answer_floor = std::time::Duration::from_millis(300);
+
+    for email in ["dana@example.net", "nobody@example.net"] {
+        let started = std::time::Instant::now();
+        let event = Event::post("/p/greenridge/login").form(&[("email", email)]);
+        assert_eq!(stack.call(event).await.status, 200);
+        let took = started.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(300),
+            "{email} took {took:?}"
+        );
+    }
+}

@@ -117,6 +117,8 @@ async fn request_link(
         });
     };
 
+    // Wall-clock time, not the context's clock: this is about how long the answer takes.
+    let started = tokio::time::Instant::now();
     let now = ctx.clock.now();
     let entry = ctx
         .store
@@ -137,6 +139,9 @@ async fn request_link(
     } else {
         tracing::info!(slug = %company.slug, "login link asked for an address not on file");
     }
+    // Known and unknown addresses answer after the same least time, so the time taken does
+    // not tell whether a link was sent.
+    tokio::time::sleep_until(started + ctx.config.login_answer_floor).await;
 
     Ok(if json {
         http::json(
