@@ -17,6 +17,7 @@ pub mod mail;
 pub mod money;
 pub mod portal;
 pub mod rules;
+pub mod schedule;
 pub mod store;
 pub mod templates;
 pub mod views;
