@@ -194,7 +194,7 @@ fn api_gateway_event(
     }
     let query = parts.uri.query().unwrap_or("");
     let mut query_params = serde_json::Map::new();
-    for (key, value) in form_urlencoded_pairs(query) {
+    for (key, value) in porchlight_shared::http::query_pairs(query) {
         let joined = match query_params.get(&key).and_then(|v| v.as_str()) {
             Some(existing) => format!("{existing},{value}"),
             None => value,
@@ -241,13 +241,6 @@ fn api_gateway_event(
         "body": body,
         "isBase64Encoded": base64,
     })
-}
-
-/// API Gateway hands query values over decoded.
-fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 fn into_hyper(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
@@ -328,14 +321,14 @@ mod tests {
     #[test]
     fn query_values_are_decoded() {
         assert_eq!(
-            form_urlencoded_pairs("leadform=true&x=a%20b+c"),
+            porchlight_shared::http::query_pairs("leadform=true&x=a%20b+c"),
             vec![
                 ("leadform".into(), "true".into()),
                 ("x".into(), "a b c".into())
             ]
         );
         assert_eq!(
-            form_urlencoded_pairs("q=100%"),
+            porchlight_shared::http::query_pairs("q=100%"),
             vec![("q".into(), "100%".into())]
         );
     }

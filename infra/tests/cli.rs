@@ -5,8 +5,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use porchlight_infra::table;
 use porchlight_shared::domain::Lead;
 use porchlight_shared::ids::{CompanySlug, DocumentId};
@@ -36,14 +34,7 @@ struct Stack {
 
 async fn stack() -> Stack {
     let endpoint = endpoint();
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&endpoint)
-        .credentials_provider(Credentials::new("local", "local", None, None, "static"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let client = Client::from_conf(config);
+    let client = porchlight_shared::context::local_dynamo_client(&endpoint);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")

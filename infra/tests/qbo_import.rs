@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use chrono::NaiveDate;
 use porchlight_infra::qbo::{self, Counts, ImportSummary};
 use porchlight_infra::table;
@@ -31,15 +30,7 @@ fn endpoint() -> String {
 }
 
 fn client(endpoint: &str) -> Client {
-    // The SDK is built without a default HTTP client; the local engine speaks plain HTTP.
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("local", "local", None, None, "static"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(config)
+    porchlight_shared::context::local_dynamo_client(endpoint)
 }
 
 async fn fresh_store() -> Store {

@@ -6,8 +6,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use porchlight_infra::table::{self, TableError};
 
 const ENDPOINT_VAR: &str = "PORCHLIGHT_TEST_DYNAMODB_ENDPOINT";
@@ -21,19 +19,7 @@ fn endpoint() -> Option<String> {
 }
 
 fn client(endpoint: &str) -> Client {
-    // The SDK is built without its default HTTP client, so tests bring the one the
-    // workspace chose; it speaks plain HTTP to the local engine as well.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("local", "local", None, None, "static"))
-        .http_client(http)
-        .build();
-    Client::from_conf(config)
+    porchlight_shared::context::local_dynamo_client(endpoint)
 }
 
 fn unique_table_name() -> String {
