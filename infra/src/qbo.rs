@@ -790,6 +790,8 @@ fn plan_estimate(
         },
         work_date: None,
         completed_on: None,
+        property_id: None,
+        fixed_invoice: None,
     };
     let proposal = Proposal {
         id: proposal_id(secret, &estimate.id),

@@ -132,6 +132,7 @@ mod tests {
                 month: 11,
             }),
             completed_on: None,
+            cancelled_on: None,
         };
         let per_visit = Invoice {
             billing: Billing::PerVisit {

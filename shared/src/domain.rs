@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ClientId, CompanySlug, DocumentId};
 use crate::money::{Currency, Money};
+use crate::schedule::Schedule;
 
 /// A service company and the settings its clients' portals follow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +97,29 @@ pub struct Client {
     pub properties: Vec<Property>,
 }
 
+/// What a client chose about Porchlight's emails and calendar feed. Stored beside the
+/// client and read with the portal; absent means the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientPreferences {
+    /// The daily "new documents are waiting" email; on until the client turns it off.
+    pub new_documents_email: bool,
+    /// Counts the calendar feed URLs ever made; only the current one works.
+    pub calendar_generation: u64,
+    /// Whether the current calendar feed URL works (off once revoked).
+    pub calendar_enabled: bool,
+}
+
+impl Default for ClientPreferences {
+    fn default() -> Self {
+        Self {
+            new_documents_email: true,
+            calendar_generation: 0,
+            calendar_enabled: false,
+        }
+    }
+}
+
 /// A service address of a client (QuickBooks calls these sub-customers or jobs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Property {
@@ -143,6 +167,22 @@ pub struct Job {
     pub work_date: Option<NaiveDate>,
     #[serde(default)]
     pub completed_on: Option<NaiveDate>,
+    /// The client's property the work is at; its visits are listed under it.
+    #[serde(default)]
+    pub property_id: Option<DocumentId>,
+    /// A recurring job billed a fixed amount on a schedule, apart from any visits.
+    #[serde(default)]
+    pub fixed_invoice: Option<FixedInvoicing>,
+}
+
+/// A fixed amount invoiced on every date of a schedule. Each date becomes one invoice,
+/// created by the sweep on that date in the company's time zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixedInvoicing {
+    pub schedule: Schedule,
+    pub amount: Money,
+    /// The invoice line's text, e.g. "Monthly grounds maintenance".
+    pub description: String,
 }
 
 /// When a visit is planned.
@@ -185,6 +225,26 @@ pub struct Visit {
     pub scheduled: Option<VisitDate>,
     #[serde(default)]
     pub completed_on: Option<NaiveDate>,
+    /// The day staff cancelled the visit; its invoice leaves the portal.
+    #[serde(default)]
+    pub cancelled_on: Option<NaiveDate>,
+}
+
+impl Visit {
+    /// Still to happen on or after `today`: neither done nor cancelled, and dated today or
+    /// later (or "to be determined" in this month or a later one).
+    pub fn is_upcoming(&self, today: NaiveDate) -> bool {
+        if self.completed_on.is_some() || self.cancelled_on.is_some() {
+            return false;
+        }
+        match self.scheduled {
+            Some(VisitDate::On { date }) => date >= today,
+            Some(VisitDate::WithinMonth { year, month }) => {
+                (year, month) >= (today.year(), today.month())
+            }
+            None => false,
+        }
+    }
 }
 
 /// What a line of a document is: work or goods, or an adjustment of the lines above it.
@@ -269,6 +329,12 @@ pub enum Billing {
     OneOff,
     /// The invoice of one visit of a recurring job.
     PerVisit { visit_id: DocumentId },
+    /// One date of a recurring job's fixed-invoice schedule; `period` labels it for the
+    /// client ("2026-10" for a monthly schedule, the date itself otherwise).
+    Fixed {
+        occurrence: NaiveDate,
+        period: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

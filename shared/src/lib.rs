@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod client_links;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -19,5 +20,6 @@ pub mod portal;
 pub mod rules;
 pub mod schedule;
 pub mod store;
+pub mod sweep;
 pub mod templates;
 pub mod views;

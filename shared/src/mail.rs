@@ -264,6 +264,9 @@ pub struct Email {
     pub body: String,
     /// A complete HTML document; build it with maud so every value in it is escaped.
     pub html: Option<String>,
+    /// RFC 8058 one-click unsubscribe: the `https` URL a mail client POSTs to. Sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub unsubscribe: Option<String>,
 }
 
 /// Lines of base64 in a MIME body stay within RFC 2045's 76 characters.
@@ -296,6 +299,12 @@ impl Email {
         }
         headers.push(lines.finish());
         headers.push(format!("Message-ID: <{message_id}>"));
+        if let Some(url) = &self.unsubscribe {
+            // Built by us from ids and a hex token; the check keeps a header line one line.
+            let url = header_text(url);
+            headers.push(format!("List-Unsubscribe: <{url}>"));
+            headers.push("List-Unsubscribe-Post: List-Unsubscribe=One-Click".into());
+        }
         headers.push("MIME-Version: 1.0".into());
         let text = crlf_lines(&self.body);
         let Some(html) = &self.html else {
@@ -437,6 +446,7 @@ mod tests {
             reply_to: Some(mailbox("pat@example.com").named("Pat Lee\r\nBcc: list@example.org")),
             subject: "New request from Pat Lee\r\nBcc: list@example.org".into(),
             body: "Hello\nBcc: in the body is harmless".into(),
+            unsubscribe: None,
             html: None,
         };
         let raw = email.to_rfc5322(Utc::now(), "id@porchlight");
@@ -505,6 +515,7 @@ mod tests {
             reply_to: None,
             subject: subject.into(),
             body: body.into(),
+            unsubscribe: None,
             html: Some(html.into()),
         }
     }
@@ -648,6 +659,7 @@ mod tests {
             reply_to: None,
             subject: subject.into(),
             body: "Hello".into(),
+            unsubscribe: None,
             html: None,
         }
     }

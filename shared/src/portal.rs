@@ -140,7 +140,7 @@ impl<'a> PortalDay<'a> {
             .and_then(|id| self.portal.jobs.get(id));
         let visit = match &invoice.billing {
             Billing::PerVisit { visit_id } => self.portal.visits.get(visit_id),
-            Billing::OneOff => None,
+            Billing::OneOff | Billing::Fixed { .. } => None,
         };
         rules::invoice_decision(invoice, job, visit, &self.company.settings, self.today)
     }

@@ -52,6 +52,8 @@ pub enum Reason {
     AwaitingVisitDate,
     /// A per-visit invoice whose visit record is missing.
     VisitMissing,
+    /// A per-visit invoice whose visit was cancelled: the invoice is withdrawn.
+    VisitCancelled,
     /// The company shows this kind of invoice only once the work is completed.
     AwaitingCompletion,
     /// The company shows this kind of invoice only once it is approved.
@@ -87,6 +89,7 @@ impl Reason {
             }
             Reason::AwaitingVisitDate => "waiting for its visit to be scheduled",
             Reason::VisitMissing => "its visit is not on record",
+            Reason::VisitCancelled => "its visit was cancelled, so the invoice was withdrawn",
             Reason::AwaitingCompletion => "waiting for the work to be completed",
             Reason::AwaitingApproval => "waiting for the invoice to be approved",
             Reason::AwaitingSending => "waiting for the invoice to be marked sent",
@@ -198,9 +201,15 @@ fn appearance_day(
             .ok_or(Reason::AwaitingWork),
         Billing::PerVisit { .. } => {
             let visit = visit.ok_or(Reason::VisitMissing)?;
+            if visit.cancelled_on.is_some() {
+                return Err(Reason::VisitCancelled);
+            }
             let scheduled = visit.scheduled.ok_or(Reason::AwaitingVisitDate)?;
             scheduled.earliest().ok_or(Reason::AwaitingVisitDate)
         }
+        // The sweep dates each fixed invoice on its occurrence; the date it was made for
+        // stands even if staff later edit the invoice date away.
+        Billing::Fixed { occurrence, .. } => Ok(invoice.invoice_date.unwrap_or(*occurrence)),
     }
 }
 
@@ -236,6 +245,8 @@ fn setting_condition(
     let completed_on = match &invoice.billing {
         Billing::OneOff => job.and_then(|job| job.completed_on),
         Billing::PerVisit { .. } => visit.and_then(|visit| visit.completed_on),
+        // A fixed fee is owed for the period, not for a piece of work.
+        Billing::Fixed { .. } => return Ok(None),
     };
     match appearance {
         Appearance::DateRules => Ok(None),
@@ -268,7 +279,7 @@ pub fn invoice_decision(
     };
     let appearance = match invoice.billing {
         Billing::OneOff => settings.one_off_invoices,
-        Billing::PerVisit { .. } => settings.per_visit_invoices,
+        Billing::PerVisit { .. } | Billing::Fixed { .. } => settings.per_visit_invoices,
     };
     let appears = match setting_condition(appearance, invoice, job, visit) {
         Ok(met_on) => met_on.map_or(by_date, |met_on| met_on.max(by_date)),
@@ -323,6 +334,8 @@ mod tests {
             stage: created,
             work_date: work_date.map(day),
             completed_on: completed.map(day),
+            property_id: None,
+            fixed_invoice: None,
         }
     }
 
@@ -678,6 +691,7 @@ mod tests {
             job_id: DocumentId::random(),
             scheduled,
             completed_on: completed.map(day),
+            cancelled_on: None,
         };
         let invoice = Invoice {
             billing: Billing::PerVisit {

@@ -119,6 +119,33 @@ impl Schedule {
         }
     }
 
+    /// The schedule's first date on or after `day`, if it has one within a century.
+    pub fn next_on_or_after(&self, day: NaiveDate) -> Option<NaiveDate> {
+        // Look a year at a time: a schedule yields at least one date in most years, and
+        // the walk stays short even for sparse rules.
+        let mut from = day.max(self.first);
+        for _ in 0..100 {
+            let to = from.checked_add_days(Days::new(366))?;
+            if let Some(first) = self.dates_between(from, to).first() {
+                return Some(*first);
+            }
+            if self.until.is_some_and(|until| until <= to) {
+                return None;
+            }
+            from = to.succ_opt()?;
+        }
+        None
+    }
+
+    /// How a client reads the period an invoice of `day` is for: the month ("2026-10") when
+    /// the schedule falls once a month, else the date itself.
+    pub fn period_label(&self, day: NaiveDate) -> String {
+        match self.recurrence {
+            Recurrence::Weekly { .. } => day.format("%Y-%m-%d").to_string(),
+            _ => day.format("%Y-%m").to_string(),
+        }
+    }
+
     /// The rule as an RFC 5545 RRULE, for calendars and integrators. Month-end rules use
     /// `BYMONTHDAY=-1` and `BYSETPOS`, since `BYMONTHDAY=31` would skip short months.
     pub fn to_rrule(&self) -> String {

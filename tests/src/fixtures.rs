@@ -124,6 +124,8 @@ pub async fn proposal(
         stage: Stage::Proposal,
         work_date: None,
         completed_on: None,
+        property_id: None,
+        fixed_invoice: None,
     };
     let job_key = keys::job(&company.slug, &client.id, &job.id);
     stack

@@ -273,6 +273,7 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
             "Proposal #{} accepted by {}",
             proposal.number, acceptance.accepted_by
         ),
+        unsubscribe: None,
         html: Some(views::email::message(
             &company.name,
             views::email::text(&staff_body),
@@ -296,6 +297,7 @@ async fn notify(ctx: &AppContext, company: &Company, proposal: &Proposal, accept
             to: vec![to],
             reply_to: Mailbox::parse(&company.notify_email).ok(),
             subject: format!("You accepted proposal #{}", proposal.number),
+            unsubscribe: None,
             html: Some(views::email::message(
                 &company.name,
                 views::email::text(&client_body),

@@ -294,6 +294,7 @@ fn email_of(company: &Company, from: &Mailbox, to: Mailbox, rendered: Rendered) 
         to: vec![to],
         reply_to: Mailbox::parse(&company.notify_email).ok(),
         subject: rendered.subject,
+        unsubscribe: None,
         html: Some(views::email::message(&company.name, rendered.html)),
         body: rendered.text,
     }

@@ -317,6 +317,8 @@ fn client_from(company: &Company, lead: &Lead) -> (Client, Job) {
         stage: Stage::Lead,
         work_date: None,
         completed_on: None,
+        property_id: None,
+        fixed_invoice: None,
     };
     (client, job)
 }

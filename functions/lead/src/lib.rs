@@ -277,6 +277,7 @@ async fn notify_company(ctx: &AppContext, company: &Company, lead: &Lead) -> Res
         reply_to,
         subject: format!("New service request from {}", lead.name),
         body,
+        unsubscribe: None,
         html: Some(html),
     };
     ctx.mailer.send(&email, lead.received_at).await?;

@@ -206,6 +206,7 @@ async fn send_link(
              The link works once and expires in 15 minutes. If you did not ask for it, you \
              can ignore this email.\n\n{name}\n"
         ),
+        unsubscribe: None,
         html: Some(html),
     };
     ctx.mailer.send(&email, now).await?;

@@ -19,7 +19,7 @@ use super::{
     Item, Store, StoreError, TransactFailure, WriteOutcome, decode, encode, is_conditional,
     request_error, s,
 };
-use crate::domain::{ClientRef, Invoice, Payment, Proposal};
+use crate::domain::{ClientRef, Invoice, Job, Payment, Proposal};
 use crate::ids::{ClientId, CompanySlug, DocumentId};
 use crate::money::Money;
 
@@ -228,6 +228,101 @@ impl Store {
             .await
     }
 
+    /// Writes a new job at version 1 together with its fixed-invoice schedule cursor, in one
+    /// transaction, so the sweep's copy of the schedule can never differ from the job's.
+    /// `false` if the job's key is taken.
+    pub async fn create_job(
+        &self,
+        slug: &CompanySlug,
+        client: &ClientId,
+        job: &Job,
+        property_name: Option<String>,
+        notes: &ApiNotes,
+    ) -> Result<bool, StoreError> {
+        match self
+            .write_job(slug, client, job, property_name, notes, None)
+            .await?
+        {
+            Ok(_) => Ok(true),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Replaces a job if it is still at `expected`, and its schedule cursor with it, in one
+    /// transaction; returns the new version.
+    pub async fn replace_job(
+        &self,
+        slug: &CompanySlug,
+        client: &ClientId,
+        job: &Job,
+        property_name: Option<String>,
+        notes: &ApiNotes,
+        expected: u64,
+    ) -> Result<Result<u64, Stale>, StoreError> {
+        self.write_job(slug, client, job, property_name, notes, Some(expected))
+            .await
+    }
+
+    async fn write_job(
+        &self,
+        slug: &CompanySlug,
+        client: &ClientId,
+        job: &Job,
+        property_name: Option<String>,
+        notes: &ApiNotes,
+        expected: Option<u64>,
+    ) -> Result<Result<u64, Stale>, StoreError> {
+        const ATTEMPTS: u32 = 4;
+        let key = keys::job(slug, client, &job.id);
+        let next = expected.map_or(1, |v| v + 1);
+        for _ in 0..ATTEMPTS {
+            let previous = self.schedule_cursor(slug, client, &job.id).await?;
+            let mut item = encode(&key, Entity::Job, job)?;
+            item.extend(notes_attribute(Entity::Job, notes)?);
+            item.insert(VERSION.into(), number(next));
+            let put = Put::builder()
+                .table_name(self.table_name())
+                .set_item(Some(item))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let put = match expected {
+                None => put.condition_expression("attribute_not_exists(PK)"),
+                Some(0) => put.condition_expression(
+                    "attribute_exists(PK) AND attribute_not_exists(#version)",
+                ),
+                Some(expected) => put
+                    .condition_expression("#version = :expected")
+                    .expression_attribute_values(":expected", number(expected)),
+            };
+            let put = if expected.is_some() {
+                put.expression_attribute_names("#version", VERSION)
+            } else {
+                put
+            };
+            let mut items = vec![TransactWriteItem::builder().put(put.build()?).build()];
+            let cursor =
+                self.cursor_write(slug, client, job, property_name.clone(), previous.as_ref())?;
+            items.extend(cursor);
+            let reasons = match self.transact("TransactWriteItems job", items).await {
+                Ok(()) => return Ok(Ok(next)),
+                Err(TransactFailure::Store(error)) => return Err(error),
+                Err(TransactFailure::Cancelled { reasons, .. }) => reasons,
+            };
+            if let Some(job_reason) = reasons
+                .first()
+                .filter(|r| r.code == "ConditionalCheckFailed")
+            {
+                let current = job_reason.item.as_ref().map(version_in);
+                return Ok(Err(Stale { current }));
+            }
+            // Only the cursor moved (the sweep invoiced meanwhile): read it again.
+        }
+        Err(StoreError::ConditionFailed {
+            operation: "TransactWriteItems job",
+        })
+    }
+
     /// Replaces a proposal if it is still at `expected` and has no acceptance, both checked
     /// in one transaction: an acceptance landing between a read and this write would
     /// otherwise let a change slip under a proposal the client already agreed to.
@@ -325,7 +420,14 @@ impl Store {
                 .key(keys::SK, s(&key.sk))
                 .update_expression(
                     "SET #balance.#minor = #balance.#minor - :amount, \
-                     #version = if_not_exists(#version, :zero) + :one",
+                     #version = if_not_exists(#version, :zero) + :one, \
+                     GSI1PK = :sweep, GSI1SK = :hint",
+                )
+                // Paid, or paid down: the sweep looks again (archiving, once its time is up).
+                .expression_attribute_values(":sweep", s(&keys::sweep_partition(slug)))
+                .expression_attribute_values(
+                    ":hint",
+                    s(&keys::sweep_hint(None, &format!("{client}#{}", key.sk))),
                 )
                 .condition_expression(
                     "attribute_exists(PK) \

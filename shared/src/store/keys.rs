@@ -20,9 +20,20 @@
 //! | a company's email template of kind k  | table | `PK = COMPANY#s`, `SK = TEMPLATE#k`     |
 //! | an accept link, by token hash h | table | `PK = COMPANY#s#ACCEPTLINK#h`, `SK = ACCEPTLINK` |
 //! | an emailing, by its idempotency key k | table | `PK = COMPANY#s#SENDS`, `SK = SEND#k`  |
+//! | what the sweep must look at by day d  | GSI1  | `GSI1PK = SWEEP#s`, `GSI1SK < d+1`      |
+//! | a job's fixed-invoice schedule cursor | table | `PK = COMPANY#s#SCHEDULES`, `SK = JOB#c#j` |
+//! | a client's archived invoice i         | table | `PK = COMPANY#s#ARCHIVE#c`, `SK = INVOICE#i` |
+//! | whether a document was announced      | table | `PK = COMPANY#s#NOTICES#c`, `SK = DOC#sk` |
+//! | the client's "new documents" email on day d | table | `PK = COMPANY#s#NOTICES#c`, `SK = DAY#d` |
+//!
+//! The sweep's index is sparse: only items with something due carry `GSI1PK = SWEEP#s`, and
+//! their `GSI1SK` starts with the day to look again (`0000-00-00` for "as soon as
+//! possible"), so the due items of a day are one key range. A hint may be early, never
+//! late: the sweep decides with the document rules and sets the next day itself.
 //!
 //! Inside a client's partition the sort key tells the entity apart: `CLIENT`, `JOB#id`,
-//! `VISIT#id`, `PROPOSAL#id`, `PROPOSAL#id#ACCEPTANCE`, `INVOICE#id`, `PAYMENT#id`.
+//! `VISIT#id`, `PROPOSAL#id`, `PROPOSAL#id#ACCEPTANCE`, `INVOICE#id`, `PAYMENT#id`,
+//! `PREFERENCES`.
 //!
 //! A service request's id is its form's one-time id, so the item's key also keeps a
 //! resubmitted form from being stored twice. The listing is read whole and sorted newest
@@ -30,7 +41,7 @@
 //! `LEAD#<time>#<id>` (with a `FORM#id` guard beside them); listing moves each such
 //! request to its id key once, see [`legacy_lead_id`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ids::{ClientId, CompanySlug, DocumentId, TokenHash};
 use crate::templates::TemplateKind;
@@ -72,6 +83,11 @@ pub enum Entity {
     EmailTemplate,
     AcceptLink,
     EmailSend,
+    FixedSchedule,
+    ArchivedInvoice,
+    Notice,
+    DigestDay,
+    ClientPreferences,
 }
 
 impl Entity {
@@ -94,6 +110,11 @@ impl Entity {
             Entity::EmailTemplate => "email_template",
             Entity::AcceptLink => "accept_link",
             Entity::EmailSend => "email_send",
+            Entity::FixedSchedule => "fixed_schedule",
+            Entity::ArchivedInvoice => "archived_invoice",
+            Entity::Notice => "notice",
+            Entity::DigestDay => "digest_day",
+            Entity::ClientPreferences => "client_preferences",
         }
     }
 
@@ -116,6 +137,11 @@ impl Entity {
             Entity::EmailTemplate,
             Entity::AcceptLink,
             Entity::EmailSend,
+            Entity::FixedSchedule,
+            Entity::ArchivedInvoice,
+            Entity::Notice,
+            Entity::DigestDay,
+            Entity::ClientPreferences,
         ];
         ALL.iter().copied().find(|entity| entity.name() == name)
     }
@@ -277,6 +303,87 @@ pub fn email_send(slug: &CompanySlug, idempotency_key: &str) -> Key {
         pk: format!("{}#SENDS", company_pk(slug)),
         sk: format!("SEND#{idempotency_key}"),
     }
+}
+
+/// The sweep's index partition of one company.
+pub fn sweep_partition(slug: &CompanySlug) -> String {
+    format!("SWEEP#{slug}")
+}
+
+/// The day part of a sweep hint that means "look as soon as possible".
+pub const SWEEP_NOW: &str = "0000-00-00";
+
+/// A sweep hint's `GSI1SK`: the day to look again, then what the item is.
+pub fn sweep_hint(day: Option<NaiveDate>, what: &str) -> String {
+    match day {
+        Some(day) => format!("{}#{what}", day.format("%Y-%m-%d")),
+        None => format!("{SWEEP_NOW}#{what}"),
+    }
+}
+
+/// The first `GSI1SK` after every hint due on `day`.
+pub fn sweep_hints_after(day: NaiveDate) -> String {
+    match day.succ_opt() {
+        Some(next) => next.format("%Y-%m-%d").to_string(),
+        None => "9999-99-99".into(),
+    }
+}
+
+/// A recurring job's fixed-invoice schedule and how far the sweep has invoiced it. Kept
+/// outside the client's partition: the portal never needs it.
+pub fn fixed_schedule(slug: &CompanySlug, client: &ClientId, job: &DocumentId) -> Key {
+    Key {
+        pk: format!("{}#SCHEDULES", company_pk(slug)),
+        sk: format!("JOB#{client}#{job}"),
+    }
+}
+
+/// A paid invoice the sweep moved out of the portal; kept for good.
+pub fn archived_invoice(slug: &CompanySlug, client: &ClientId, id: &DocumentId) -> Key {
+    Key {
+        pk: format!("{}#ARCHIVE#{client}", company_pk(slug)),
+        sk: format!("INVOICE#{id}"),
+    }
+}
+
+/// Where the invoice at `key` (in a client's partition) goes once archived.
+pub fn archive_of(key: &Key) -> Option<Key> {
+    let (company, client) = key.pk.split_once("#CLIENT#")?;
+    key.sk.starts_with("INVOICE#").then(|| Key {
+        pk: format!("{company}#ARCHIVE#{client}"),
+        sk: key.sk.clone(),
+    })
+}
+
+fn notices_partition(slug: &CompanySlug, client: &ClientId) -> String {
+    format!("{}#NOTICES#{client}", company_pk(slug))
+}
+
+/// The mark that a document (by its sort key in the client's partition) was announced in
+/// a "new documents" email, so it is never announced twice.
+pub fn notice(slug: &CompanySlug, client: &ClientId, document_sk: &str) -> Key {
+    Key {
+        pk: notices_partition(slug, client),
+        sk: format!("DOC#{document_sk}"),
+    }
+}
+
+/// The claim on a client's one "new documents" email of a day.
+pub fn digest_day(slug: &CompanySlug, client: &ClientId, day: NaiveDate) -> Key {
+    Key {
+        pk: notices_partition(slug, client),
+        sk: format!("DAY#{}", day.format("%Y-%m-%d")),
+    }
+}
+
+/// What a client chose for emails and the calendar feed; read with the portal.
+pub fn client_preferences(slug: &CompanySlug, client: &ClientId) -> Key {
+    in_client(slug, client, "PREFERENCES".into())
+}
+
+/// The client of a client-partition key, if `pk` is one (`COMPANY#s#CLIENT#c`).
+pub fn client_of_partition<'a>(slug: &CompanySlug, pk: &'a str) -> Option<&'a str> {
+    pk.strip_prefix(&company_pk(slug))?.strip_prefix("#CLIENT#")
 }
 
 /// One counter per source address per hour.

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, Entity};
 use super::{StoreError, decode};
-use crate::domain::{Acceptance, Client, ClientRef, Invoice, Job, Payment, Proposal, Visit};
+use crate::domain::{
+    Acceptance, Client, ClientPreferences, ClientRef, Invoice, Job, Payment, Proposal, Visit,
+};
 use crate::ids::{ClientId, DocumentId};
 
 /// The clients one email address reaches, and when its open login links were last voided.
@@ -111,6 +113,7 @@ pub struct ClientPortal {
     pub acceptances: HashMap<DocumentId, Acceptance>,
     pub invoices: Vec<Invoice>,
     pub payments: Vec<Payment>,
+    pub preferences: ClientPreferences,
 }
 
 impl ClientPortal {
@@ -145,6 +148,9 @@ impl ClientPortal {
                 }
                 Some(Entity::Invoice) => portal.invoices.push(decode(Entity::Invoice, item)?),
                 Some(Entity::Payment) => portal.payments.push(decode(Entity::Payment, item)?),
+                Some(Entity::ClientPreferences) => {
+                    portal.preferences = decode(Entity::ClientPreferences, item)?;
+                }
                 other => {
                     tracing::warn!(entity = ?other, "unexpected item in a client partition");
                 }
@@ -162,6 +168,7 @@ struct ClientPortalParts {
     acceptances: HashMap<DocumentId, Acceptance>,
     invoices: Vec<Invoice>,
     payments: Vec<Payment>,
+    preferences: ClientPreferences,
 }
 
 impl ClientPortalParts {
@@ -174,6 +181,7 @@ impl ClientPortalParts {
             acceptances: self.acceptances,
             invoices: self.invoices,
             payments: self.payments,
+            preferences: self.preferences,
         }
     }
 }

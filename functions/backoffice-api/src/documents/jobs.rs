@@ -152,6 +152,8 @@ async fn create_job(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         stage,
         work_date,
         completed_on,
+        property_id: None,
+        fixed_invoice: None,
     };
     let notes = Guard::notes(guard.as_ref());
     let (status, stored) = insert(call, guard.as_ref(), &key, Entity::Job, job, notes).await?;
@@ -351,6 +353,7 @@ async fn create_visit(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         job_id: job,
         scheduled,
         completed_on,
+        cancelled_on: None,
     };
     let notes = Guard::notes(guard.as_ref());
     let (status, stored) = insert(call, guard.as_ref(), &key, Entity::Visit, visit, notes).await?;
