@@ -1,13 +1,17 @@
 # The two commands of the contract (DESIGN.md): `make run` and `make test`.
 # The work is in scripts/, where traps can stop what the targets start.
 
-.PHONY: run test lint
+.PHONY: run test lint bench
 
 run:
 	bash scripts/run-local.sh
 
 test:
 	bash scripts/test.sh
+
+# Benchmarks print figures and ratios against a baseline; they assert nothing about speed.
+bench:
+	bash scripts/bench.sh
 
 lint:
 	cargo fmt --all -- --check

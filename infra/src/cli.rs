@@ -60,6 +60,8 @@ pub enum Command {
     /// Back-office API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(crate::key_commands::ApiKeyCommand),
+    /// Run the daily sweep by hand: fixed invoices, the archive, new-document emails.
+    Sweep(crate::sweep_command::SweepArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +294,7 @@ pub async fn run(command: Command) -> Result<String, CliError> {
             mark_lead_handled(&context, &company, &id).await
         }
         Command::ApiKey(command) => Ok(crate::key_commands::run(&context, command).await?),
+        Command::Sweep(args) => crate::sweep_command::run(&context, args).await,
     }
 }
 

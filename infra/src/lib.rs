@@ -2,11 +2,13 @@
 //! the table made from it against a DynamoDB engine.
 
 pub mod cli;
+pub mod demo_recurring;
 pub mod key_commands;
 pub mod local;
 pub mod local_env;
 pub mod qbo;
 pub mod settings_commands;
 pub mod stack;
+pub mod sweep_command;
 pub mod table;
 pub mod template;

@@ -28,17 +28,19 @@ pub async fn dispatch(function: &str, ctx: &AppContext, req: Request) -> Option<
         "AcceptProposalFunction" => accept_proposal::handle(ctx, req).await,
         "LeadFunction" => lead::handle(ctx, req).await,
         "BackofficeApiFunction" => backoffice_api::handle(ctx, req).await,
+        "PreferencesFunction" => preferences::handle(ctx, req).await,
         _ => return None,
     })
 }
 
 /// The function names [`dispatch`] knows, for the test that every template function is mounted.
-pub const MOUNTED_FUNCTIONS: [&str; 5] = [
+pub const MOUNTED_FUNCTIONS: [&str; 6] = [
     "LoginLinkFunction",
     "PortalFunction",
     "AcceptProposalFunction",
     "LeadFunction",
     "BackofficeApiFunction",
+    "PreferencesFunction",
 ];
 
 /// The route matching a method and path, with the path parameters it binds. As in API

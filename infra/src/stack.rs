@@ -92,7 +92,42 @@ pub async fn load_demo(ctx: &AppContext, sample: &Path) -> Result<qbo::ImportSum
             ctx.store.company(&slug).await?.unwrap_or(company)
         }
     };
-    Ok(qbo::import_dir(&ctx.store, &company, sample).await?)
+    let summary = qbo::import_dir(&ctx.store, &company, sample).await?;
+    crate::demo_recurring::load(&ctx.store, &company).await?;
+    Ok(summary)
+}
+
+/// One sweep of every company, as the hourly schedule runs it, then the demo's paid
+/// contract history (which needs the invoices the sweep creates). Returns a line to print.
+pub async fn sweep_now(ctx: &AppContext) -> Result<String, StackError> {
+    let reports = porchlight_shared::sweep::sweep_all(ctx, ctx.clock.now(), None).await?;
+    let slug = CompanySlug::parse(DEMO_SLUG).expect("the demo slug is valid");
+    if let Some(company) = ctx.store.company(&slug).await? {
+        crate::demo_recurring::pay_contract_history(&ctx.store, &company).await?;
+    }
+    let count = |f: fn(&porchlight_shared::sweep::CompanySweep) -> usize| {
+        reports.iter().map(f).sum::<usize>()
+    };
+    Ok(format!(
+        "Sweep: {} fixed invoice(s) created, {} paid invoice(s) archived, \
+         {} new-documents email(s) sent",
+        count(|r| r.fixed_invoices.len()),
+        count(|r| r.archived.len()),
+        count(|r| r.emails.len()),
+    ))
+}
+
+/// Runs [`sweep_now`] at the top of every hour, as the deployed schedule does.
+pub async fn sweep_hourly(ctx: Arc<AppContext>) {
+    loop {
+        let now = Utc::now();
+        let into_hour = u64::try_from(now.timestamp().rem_euclid(3600)).unwrap_or(0);
+        tokio::time::sleep(Duration::from_secs(3600 - into_hour)).await;
+        match sweep_now(&ctx).await {
+            Ok(line) => println!("{line}"),
+            Err(error) => tracing::error!(error = ?error, "local sweep failed"),
+        }
+    }
 }
 
 /// Creates the table (if absent) and starts serving on `listener`; returns when the listener

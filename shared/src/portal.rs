@@ -1,14 +1,19 @@
 //! What one client's portal shows on a given day: the document rules applied to everything in
-//! the client's partition. The portal pages, their JSON, and `porchlight portal show` all read
-//! from here, so they can never disagree.
+//! the client's partition, and the client's visits still to come. The portal pages, their
+//! JSON, the calendar feed and `porchlight portal show` all read from here, so they can never
+//! disagree.
 
-use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+use chrono::{Months, NaiveDate};
 use serde::Serialize;
 
+use crate::client_links;
 use crate::domain::{
-    Acceptance, Billing, ClientRef, Company, Invoice, Line, PaymentStatus, Proposal,
+    Acceptance, Billing, ClientRef, Company, Invoice, Job, Line, PaymentStatus, Property, Proposal,
+    Visit, VisitDate,
 };
-use crate::ids::{CompanySlug, DocumentId};
+use crate::ids::{ClientId, CompanySlug, DocumentId};
 use crate::money::Money;
 use crate::rules::{self, Decision, ProposalStatus};
 use crate::store::ClientPortal;
@@ -29,6 +34,146 @@ pub struct PortalHome {
     pub invoices: Vec<InvoiceSummary>,
     /// The open balance of the invoices shown.
     pub balance_due: Money,
+    /// Visits still to come, grouped by the property they are at.
+    pub upcoming_visits: Vec<PropertyVisits>,
+}
+
+/// The most visits the home lists per property: enough for a season of monthly work, short
+/// enough that a weekly mowing job does not bury the documents. The calendar feed has them all.
+pub const VISITS_PER_PROPERTY: usize = 12;
+
+/// The upcoming visits at one property (or, for visits tied to none, under the client's
+/// name, or "Other visits" when the client has properties).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PropertyVisits {
+    pub property: String,
+    pub visits: Vec<VisitSummary>,
+}
+
+/// One visit as the client reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VisitSummary {
+    pub id: DocumentId,
+    pub job_title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<NaiveDate>,
+    /// `YYYY-MM` for a visit "to be determined" within that month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_month: Option<String>,
+    /// The date in words, or "To be determined in March 2026".
+    pub label: String,
+}
+
+/// A visit with what the calendar feed says about it: its job and where it is.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduledVisit<'a> {
+    pub visit: &'a Visit,
+    pub scheduled: VisitDate,
+    pub job: &'a Job,
+    pub property: Option<&'a Property>,
+}
+
+impl ScheduledVisit<'_> {
+    /// Where the visit sorts: its date, or the 1st of its month when still to be determined.
+    pub fn sort_day(&self) -> NaiveDate {
+        self.scheduled.earliest().unwrap_or(NaiveDate::MAX)
+    }
+
+    /// The last day the visit can fall on.
+    fn latest(&self) -> Option<NaiveDate> {
+        match self.scheduled {
+            VisitDate::On { date } => Some(date),
+            VisitDate::WithinMonth { .. } => self
+                .scheduled
+                .earliest()?
+                .checked_add_months(Months::new(1))?
+                .pred_opt(),
+        }
+    }
+
+    fn sort_key(&self) -> (NaiveDate, bool, &str, &DocumentId) {
+        // On one day, a dated visit comes before one still to be determined.
+        let undetermined = matches!(self.scheduled, VisitDate::WithinMonth { .. });
+        (
+            self.sort_day(),
+            undetermined,
+            &self.job.title,
+            &self.visit.id,
+        )
+    }
+
+    fn summary(&self) -> VisitSummary {
+        let (date, within_month, label) = match self.scheduled {
+            VisitDate::On { date } => (Some(date), None, date.format("%a, %b %-d, %Y").to_string()),
+            VisitDate::WithinMonth { year, month } => (
+                None,
+                Some(format!("{year:04}-{month:02}")),
+                format!("To be determined in {}", month_name(self.sort_day())),
+            ),
+        };
+        VisitSummary {
+            id: self.visit.id.clone(),
+            job_title: self.job.title.clone(),
+            date,
+            within_month,
+            label,
+        }
+    }
+}
+
+/// "March 2026".
+pub fn month_name(day: NaiveDate) -> String {
+    day.format("%B %Y").to_string()
+}
+
+/// What the signed-in client can switch on the portal home, with where each switch posts.
+/// The portal function builds it; staff previews and `portal show` leave it out, since it
+/// carries the client's own links.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientControls {
+    pub new_documents_email: bool,
+    /// The path a POST to turns the email the other way.
+    pub new_documents_email_switch: String,
+    pub calendar_enabled: bool,
+    /// The feed URL to subscribe to, while there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar_url: Option<String>,
+    /// The path that makes a new feed URL (`action=create`) or stops it (`action=revoke`).
+    pub calendar_switch: String,
+}
+
+impl ClientControls {
+    pub fn new(company: &Company, portal: &ClientPortal, base_url: &str) -> Self {
+        let client = &portal.client.id;
+        let preferences = &portal.preferences;
+        let email_switch = if preferences.new_documents_email {
+            client_links::email_opt_out_path(company, client)
+        } else {
+            email_opt_in_path(company, client)
+        };
+        let calendar_url = preferences.calendar_enabled.then(|| {
+            let path =
+                client_links::calendar_path(company, client, preferences.calendar_generation);
+            format!("{}{path}", base_url.trim_end_matches('/'))
+        });
+        Self {
+            new_documents_email: preferences.new_documents_email,
+            new_documents_email_switch: email_switch,
+            calendar_enabled: preferences.calendar_enabled,
+            calendar_url,
+            calendar_switch: format!("/p/{}/calendar", company.slug),
+        }
+    }
+}
+
+/// The path that turns the new-documents email back on. The opt-out link's token authorises
+/// both directions, so whoever could stop the email can undo it.
+pub fn email_opt_in_path(company: &Company, client: &ClientId) -> String {
+    format!(
+        "/p/{}/emails/on?client={client}&token={}",
+        company.slug,
+        client_links::email_opt_out_token(company, client)
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -219,7 +364,66 @@ impl<'a> PortalDay<'a> {
             proposals,
             invoices,
             balance_due: Money::new(due, self.company.currency.clone()),
+            upcoming_visits: self.upcoming_visits(),
         }
+    }
+
+    /// Every visit of a job in the portal that has a date or month, is neither done nor
+    /// cancelled, and can still fall on or after `since`; soonest first.
+    pub fn scheduled_visits(&self, since: NaiveDate) -> Vec<ScheduledVisit<'a>> {
+        let portal = self.portal;
+        let mut visits: Vec<ScheduledVisit<'a>> = portal
+            .visits
+            .values()
+            .filter(|visit| visit.completed_on.is_none() && visit.cancelled_on.is_none())
+            .filter_map(|visit| {
+                let job = portal.jobs.get(&visit.job_id)?;
+                let property = job
+                    .property_id
+                    .as_ref()
+                    .and_then(|id| portal.client.properties.iter().find(|p| &p.id == id));
+                Some(ScheduledVisit {
+                    visit,
+                    scheduled: visit.scheduled?,
+                    job,
+                    property,
+                })
+            })
+            .filter(|scheduled| scheduled.latest().is_some_and(|last| last >= since))
+            .collect();
+        visits.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        visits
+    }
+
+    /// The visits still to come ([`Visit::is_upcoming`]), by property in the order the
+    /// client's properties are listed, visits tied to no known property last.
+    pub fn upcoming_visits(&self) -> Vec<PropertyVisits> {
+        let properties = &self.portal.client.properties;
+        let mut groups: BTreeMap<usize, Vec<VisitSummary>> = BTreeMap::new();
+        for scheduled in self.scheduled_visits(self.today) {
+            if !scheduled.visit.is_upcoming(self.today) {
+                continue;
+            }
+            let index = scheduled
+                .property
+                .and_then(|p| properties.iter().position(|q| q.id == p.id))
+                .unwrap_or(properties.len());
+            let group = groups.entry(index).or_default();
+            if group.len() < VISITS_PER_PROPERTY {
+                group.push(scheduled.summary());
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(index, visits)| PropertyVisits {
+                property: match properties.get(index) {
+                    Some(property) => property.name.clone(),
+                    None if properties.is_empty() => self.portal.client.name.clone(),
+                    None => "Other visits".to_owned(),
+                },
+                visits,
+            })
+            .collect()
     }
 
     /// Every document of the client with the rule's decision, by number: what staff ask

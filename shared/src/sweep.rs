@@ -41,6 +41,14 @@ pub enum Mode {
     DryRun,
 }
 
+/// When a run stops taking new pages; what is left stays due for the next run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub deadline: Option<Instant>,
+    /// At most this many pages of hints (tests use it to stop a run part way).
+    pub pages: Option<u32>,
+}
+
 /// What the sweep did (or would do) for one company: the structured log line's fields,
 /// and the lists the CLI prints.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -106,7 +114,11 @@ pub async fn sweep_all(
     let mut reports = Vec::new();
     for company in ctx.store.companies().await? {
         let today = company.today(now);
-        let report = sweep_company(ctx, &company, today, now, Mode::Apply, deadline).await;
+        let limits = Limits {
+            deadline,
+            pages: None,
+        };
+        let report = sweep_company(ctx, &company, today, now, Mode::Apply, limits).await;
         reports.push(report?);
     }
     Ok(reports)
@@ -119,7 +131,7 @@ pub async fn sweep_company(
     today: NaiveDate,
     now: DateTime<Utc>,
     mode: Mode,
-    deadline: Option<Instant>,
+    limits: Limits,
 ) -> Result<CompanySweep, StoreError> {
     let started = Instant::now();
     let store = &ctx.store;
@@ -132,11 +144,14 @@ pub async fn sweep_company(
     };
     let mut news: BTreeMap<ClientId, Vec<News>> = BTreeMap::new();
     let mut start = None;
+    let mut pages = 0;
     loop {
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        let out_of_time = limits.deadline.is_some_and(|at| Instant::now() >= at);
+        if out_of_time || limits.pages.is_some_and(|most| pages >= most) {
             report.complete = false;
             break;
         }
+        pages += 1;
         let page = store.due_page(&company.slug, today, start, PAGE).await?;
         report.hints_read += page.entries.len() as u64;
         for entry in page.entries {

@@ -187,11 +187,27 @@ async fn insert<T: Serialize + DeserializeOwned>(
     record: T,
     notes: ApiNotes,
 ) -> Result<(StatusCode, ApiRecord<T>), ApiError> {
-    let store = &call.ctx.store;
-    if store
+    let created = call
+        .ctx
+        .store
         .create_api_record(key, entity, &record, &notes)
-        .await?
-    {
+        .await?;
+    inserted(call, guard, key, entity, created, record, notes).await
+}
+
+/// What a create came to once its conditional write was tried (`created`: it stored the
+/// record). Records written by a method of their own (jobs, with their schedule cursor)
+/// share the answer, and the retry it may turn out to be, with [`insert`].
+async fn inserted<T: DeserializeOwned>(
+    call: &Call<'_>,
+    guard: Option<&Guard>,
+    key: &Key,
+    entity: Entity,
+    created: bool,
+    record: T,
+    notes: ApiNotes,
+) -> Result<(StatusCode, ApiRecord<T>), ApiError> {
+    if created {
         tracing::info!(entity = entity.name(), "record created through the API");
         let created = ApiRecord {
             record,
@@ -233,13 +249,22 @@ fn stale(what: &str, current: Option<u64>) -> ApiError {
 
 /// A 404 unless the client is on record in the caller's company.
 async fn require_client(call: &Call<'_>, client: &ClientId) -> Result<(), ApiError> {
-    let key = keys::client(&call.company.slug, client);
-    call.ctx
-        .store
-        .api_record::<Client>(&key, Entity::Client)
+    stored_client(call, client)
         .await?
         .map(|_| ())
         .ok_or(ApiError::NotFound)
+}
+
+/// The client in the caller's company, if it is on record; what a record of it may name
+/// (a job's property) is checked against it.
+async fn stored_client(call: &Call<'_>, client: &ClientId) -> Result<Option<Client>, ApiError> {
+    let key = keys::client(&call.company.slug, client);
+    let stored = call
+        .ctx
+        .store
+        .api_record::<Client>(&key, Entity::Client)
+        .await?;
+    Ok(stored.map(|stored| stored.record))
 }
 
 /// A document id in the body, e.g. `job_id`.
@@ -353,16 +378,6 @@ fn check_total(fields: &mut Fields<'_>, lines: &[Line], total: &Money) {
         }
         None => fields.problem("lines", "add up to more than can be stored"),
     }
-}
-
-/// A record as the API answers it: the record's own fields, the client it belongs to, and
-/// its version.
-#[derive(Serialize)]
-struct Stored<'a, T: Serialize> {
-    #[serde(flatten)]
-    record: &'a T,
-    client_id: &'a ClientId,
-    version: u64,
 }
 
 /// OpenAPI pieces shared by the modules' descriptions.

@@ -236,6 +236,33 @@ impl<'a> Fields<'a> {
         self.optional_money(field, currency)
     }
 
+    /// An amount in the company's currency, either as a decimal string (`"120.00"`), which
+    /// people type and read, or as the money object every other amount of the API uses.
+    pub fn required_amount(&mut self, field: &str, currency: &Currency) -> Option<Money> {
+        let value = match self.value(field) {
+            Some(value) => value,
+            None => {
+                self.problem(field, "is required");
+                return None;
+            }
+        };
+        let Value::String(text) = value else {
+            return self.optional_money(field, currency);
+        };
+        match Money::parse_decimal(text.trim(), currency.clone()) {
+            Ok(amount) => Some(amount),
+            Err(_) => {
+                let reason = format!(
+                    "must be an amount in {} with at most {} decimals, such as `120.00`",
+                    currency.code(),
+                    currency.exponent()
+                );
+                self.problem(field, &reason);
+                None
+            }
+        }
+    }
+
     /// One of the given choices.
     pub fn optional_choice<T: Copy>(&mut self, field: &str, choices: &[(&str, T)]) -> Option<T> {
         let value = self.value(field)?;
@@ -332,5 +359,29 @@ mod tests {
         );
         assert!(fields.finish().is_ok());
         assert!(matches!(Fields::of(&json!([1])), Err(ApiError::NotJson)));
+    }
+
+    #[test]
+    fn amounts_read_as_decimal_text_or_money() {
+        let body = json!({"text": "120.5", "money": {"minor": 9900, "currency": "USD"},
+            "fine": "1.005", "euro": {"minor": 1, "currency": "EUR"}, "number": 120});
+        let mut fields = Fields::of(&body).expect("an object");
+        let usd = Currency::usd();
+        assert_eq!(
+            fields.required_amount("text", &usd).map(|m| m.minor),
+            Some(12050)
+        );
+        assert_eq!(
+            fields.required_amount("money", &usd).map(|m| m.minor),
+            Some(9900)
+        );
+        for field in ["fine", "euro", "number", "missing"] {
+            assert!(fields.required_amount(field, &usd).is_none(), "{field}");
+        }
+        let Err(ApiError::Invalid(problems)) = fields.finish() else {
+            panic!("four amounts are invalid");
+        };
+        let names: Vec<&str> = problems.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["fine", "euro", "number", "missing"]);
     }
 }

@@ -6,10 +6,15 @@
 //! - `GET /p/{slug}/proposals/{id}` and `GET /p/{slug}/invoices/{id}`: one document the
 //!   client may see.
 //! - `GET /p/{slug}/login` (the sign-in form's address, reloaded): back to the portal.
+//! - `GET /p/{slug}/calendar/{client}/{token}.ics`: the client's visits as an iCalendar
+//!   feed (see the `calendar` module); a wrong, old or revoked token gets the one 404.
 //! - Every address no other route has (the API's `$default` route): the one 404.
 //!
 //! Every page answers `Accept: application/json` with its data. A document of another
-//! client or company gets the same 404 as one that does not exist.
+//! client or company gets the same 404 as one that does not exist. The function only reads:
+//! what a client changes goes through the `preferences` function.
+
+mod calendar;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -19,7 +24,7 @@ use porchlight_shared::domain::Company;
 use porchlight_shared::http::{self, Failure, PortalPath};
 use porchlight_shared::ids::DocumentId;
 use porchlight_shared::lead_form::LeadForm;
-use porchlight_shared::portal::PortalDay;
+use porchlight_shared::portal::{ClientControls, PortalDay, PortalHome};
 use porchlight_shared::store::ClientPortal;
 use porchlight_shared::views::{self, portal as pages};
 
@@ -65,6 +70,10 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
         ["invoices", id] => Ok((
             "/p/{slug}/invoices/{id}",
             invoice(ctx, req, &company, id).await?,
+        )),
+        ["calendar", client, feed] => Ok((
+            "/p/{slug}/calendar/{client}/{feed}",
+            calendar::feed(ctx, req, &company, client, feed).await?,
         )),
         _ => Ok((
             "-",
@@ -168,17 +177,32 @@ async fn home(
 
     let day = PortalDay::new(company, &portal, company.today(now));
     let home = day.home();
+    let controls = ClientControls::new(company, &portal, &ctx.config.base_url);
+    let visits: usize = home.upcoming_visits.iter().map(|g| g.visits.len()).sum();
     tracing::info!(slug = %company.slug, client = %portal.client.id,
-        proposals = home.proposals.len(), invoices = home.invoices.len(), "portal home");
+        proposals = home.proposals.len(), invoices = home.invoices.len(), visits,
+        "portal home");
     Ok(if json {
-        http::json(StatusCode::OK, &home)
+        let body = HomeJson {
+            home: &home,
+            preferences: &controls,
+        };
+        http::json(StatusCode::OK, &body)
     } else {
         let viewer = pages::Viewer {
             email: &session.email,
             can_switch: session.clients.len() > 1,
         };
-        http::html(StatusCode::OK, pages::home(&home, &viewer))
+        http::html(StatusCode::OK, pages::home(&home, &viewer, &controls))
     })
+}
+
+/// The home's JSON: what the portal shows, and the client's own switches beside it.
+#[derive(serde::Serialize)]
+struct HomeJson<'a> {
+    #[serde(flatten)]
+    home: &'a PortalHome,
+    preferences: &'a ClientControls,
 }
 
 async fn lead_form(

@@ -36,6 +36,8 @@ async fn run() -> Result<(), String> {
         .map_err(|e| error_chain(&e))?;
     println!("Loaded {} into {}:", sample.display(), stack::DEMO_NAME);
     println!("{summary}");
+    let swept = stack::sweep_now(&ctx).await.map_err(|e| error_chain(&e))?;
+    println!("{swept}");
 
     let outbox = ctx.config.outbox_dir.clone().unwrap_or_default();
     println!();
@@ -46,15 +48,20 @@ async fn run() -> Result<(), String> {
         stack::DEMO_SLUG
     );
     println!("  Sign in as:   birds@example.com (Amy's Bird Sanctuary), or any sample customer");
+    for (address, what) in porchlight_infra::demo_recurring::DEMO_ADDRESSES {
+        println!("                {address} ({what})");
+    }
     println!(
         "  Login emails: {} (one .eml file per message)",
         outbox.display()
     );
     println!("  Operator CLI: cargo run -q --bin porchlight -- --local company list");
+    println!("  Sweep:        hourly, or by hand: cargo run -q --bin porchlight -- --local sweep");
     println!("Press Ctrl-C to stop.");
 
     let ctx = Arc::new(ctx);
     tokio::select! {
+        () = stack::sweep_hourly(Arc::clone(&ctx)) => {}
         () = stack::serve(ctx, listener) => {}
         _ = shutdown_signal() => println!("Stopping."),
     }

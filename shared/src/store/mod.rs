@@ -224,10 +224,11 @@ impl Store {
     ) -> Result<WriteOutcome, StoreError> {
         // An invoice the sweep archived stays archived: importing it again must not put
         // it back in the portal.
-        if let Some(archived) = keys::archive_of(key).filter(|_| entity == Entity::Invoice) {
-            if self.get(&archived).await?.is_some() {
-                return Ok(WriteOutcome::Unchanged);
-            }
+        let archived = keys::archive_of(key).filter(|_| entity == Entity::Invoice);
+        if let Some(archived) = archived
+            && self.get(&archived).await?.is_some()
+        {
+            return Ok(WriteOutcome::Unchanged);
         }
         let mut item = encode(key, entity, record)?;
         let hash = content_hash(&item);

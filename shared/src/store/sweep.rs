@@ -584,25 +584,67 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Stores the client's choices whole. The client's own clicks are the only writer and
-    /// every change is idempotent (on, off, a new feed), so the last write may win.
-    pub async fn save_client_preferences(
+    /// Turns the client's "new documents" email on or off. Only that attribute changes, so
+    /// a calendar switch at the same moment is never undone.
+    pub async fn set_new_documents_email(
         &self,
         slug: &CompanySlug,
         client: &ClientId,
-        preferences: &ClientPreferences,
+        on: bool,
     ) -> Result<(), StoreError> {
         let key = keys::client_preferences(slug, client);
-        let item = encode(&key, Entity::ClientPreferences, preferences)?;
         self.count();
         self.dynamo()
-            .put_item()
+            .update_item()
             .table_name(self.table_name())
-            .set_item(Some(item))
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("SET new_documents_email = :on, entity_type = :entity")
+            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .expression_attribute_values(":entity", s(Entity::ClientPreferences.name()))
             .send()
             .await
-            .map_err(|e| request_error("PutItem preferences", e))?;
+            .map_err(|e| request_error("UpdateItem preferences", e))?;
         Ok(())
+    }
+
+    /// Makes a new calendar feed URL (the generation moves on, so every older URL dies) or
+    /// revokes the current one; returns the choices as they now are.
+    pub async fn switch_calendar_feed(
+        &self,
+        slug: &CompanySlug,
+        client: &ClientId,
+        enable: bool,
+    ) -> Result<ClientPreferences, StoreError> {
+        let key = keys::client_preferences(slug, client);
+        self.count();
+        let update = self
+            .dynamo()
+            .update_item()
+            .table_name(self.table_name())
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .expression_attribute_values(":entity", s(Entity::ClientPreferences.name()))
+            .expression_attribute_values(":enabled", AttributeValue::Bool(enable))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let update = if enable {
+            update
+                .update_expression(
+                    "ADD calendar_generation :one \
+                     SET calendar_enabled = :enabled, entity_type = :entity",
+                )
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        } else {
+            update.update_expression("SET calendar_enabled = :enabled, entity_type = :entity")
+        };
+        let output = update
+            .send()
+            .await
+            .map_err(|e| request_error("UpdateItem preferences", e))?;
+        let mut item = output.attributes.unwrap_or_default();
+        item.insert(keys::PK.into(), s(&key.pk));
+        item.insert(keys::SK.into(), s(&key.sk));
+        decode(Entity::ClientPreferences, item)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The signed-in portal: the home with proposals and invoices, and one page for each.
+//! The signed-in portal: the home with proposals, invoices and upcoming visits (and, for the
+//! client, the calendar feed and email switches), and one page for each document.
 
 use maud::{Markup, html};
 
@@ -6,7 +7,7 @@ use super::{date, layout};
 use crate::domain::{Line, LineKind, PaymentStatus};
 use crate::ids::CompanySlug;
 use crate::money::Money;
-use crate::portal::{InvoiceDetail, PortalHome, ProposalDetail};
+use crate::portal::{ClientControls, InvoiceDetail, PortalHome, PropertyVisits, ProposalDetail};
 use crate::rules::ProposalStatus;
 
 /// Who is looking, as the header shows it.
@@ -35,7 +36,7 @@ fn payment_status(status: PaymentStatus) -> Markup {
     html! { span class={ "status " (class) } { (status.label()) } }
 }
 
-pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
+pub fn home(home: &PortalHome, viewer: &Viewer, controls: &ClientControls) -> Markup {
     let company = (&home.company.slug, home.company.name.as_str());
     let content = html! {
         h1 { (home.client.name) }
@@ -43,6 +44,7 @@ pub fn home(home: &PortalHome, viewer: &Viewer) -> Markup {
             p { a href={ "/p/" (home.company.slug) "/?choose=account" } { "Switch account" } }
         }
         (home_documents(home))
+        (client_controls(&home.company.name, controls))
     };
     layout("Your portal", Some(company), Some(viewer.email), content)
 }
@@ -131,8 +133,82 @@ fn home_documents(home: &PortalHome) -> Markup {
                 }
             }
 
+            (upcoming_visits(&home.upcoming_visits))
+
             h2 { "Need something done?" }
             a.button href={ "/p/" (slug) "/request" } { "Request service" }
+    }
+}
+
+fn upcoming_visits(groups: &[PropertyVisits]) -> Markup {
+    html! {
+        h2 { "Upcoming visits" }
+        @if groups.is_empty() {
+            p.muted { "No visits are scheduled." }
+        }
+        @for group in groups {
+            div.card {
+                h3 { (group.property) }
+                table {
+                    thead { tr { th { "When" } th { "Work" } } }
+                    tbody {
+                        @for visit in &group.visits {
+                            tr { td { (visit.label) } td { (visit.job_title) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The switches only the client sees: the calendar feed and the new-documents email.
+fn client_controls(company: &str, controls: &ClientControls) -> Markup {
+    html! {
+        h2 { "Calendar and email" }
+        div.card {
+            h3 { "Your visits in your calendar" }
+            @if let Some(url) = &controls.calendar_url {
+                p { "Subscribe to this address in your phone's or computer's calendar app. \
+                     Keep it to yourself: anyone with it can see your visits." }
+                label for="calendar-url" { "Calendar address" }
+                input #calendar-url type="text" readonly value=(url);
+                form.inline method="post" action=(controls.calendar_switch) {
+                    input type="hidden" name="action" value="create";
+                    button type="submit" { "New calendar link" }
+                }
+                " "
+                form.inline method="post" action=(controls.calendar_switch) {
+                    input type="hidden" name="action" value="revoke";
+                    button.secondary type="submit" { "Stop the calendar link" }
+                }
+                p.muted { "A new link stops the old one." }
+            } @else {
+                p { "Get a private address your calendar app can subscribe to, so your visits \
+                     show up there and stay up to date." }
+                form method="post" action=(controls.calendar_switch) {
+                    input type="hidden" name="action" value="create";
+                    button type="submit" { "Make a calendar link" }
+                }
+            }
+        }
+        div.card {
+            h3 { "New-document emails" }
+            @if controls.new_documents_email {
+                p { "On: " (company) " emails you, at most once a day, when new proposals or \
+                     invoices arrive in this portal." }
+                form method="post" action=(controls.new_documents_email_switch) {
+                    input type="hidden" name="next" value="portal";
+                    button.secondary type="submit" { "Stop these emails" }
+                }
+            } @else {
+                p { "Off: you get no email when new proposals or invoices arrive." }
+                form method="post" action=(controls.new_documents_email_switch) {
+                    input type="hidden" name="next" value="portal";
+                    button type="submit" { "Turn these emails on" }
+                }
+            }
+        }
     }
 }
 
