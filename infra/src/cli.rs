@@ -431,6 +431,22 @@ pub struct PortalView {
     pub hidden: Vec<ExplainedDocument>,
     /// Every document, shown or not, with since/until and the reason.
     pub documents: Vec<ExplainedDocument>,
+    /// The client's fixed-invoice schedules and how far the sweep has invoiced them.
+    pub schedules: Vec<ScheduleView>,
+}
+
+/// A recurring job's fixed-invoice schedule as `portal show` explains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleView {
+    pub job_id: DocumentId,
+    pub job_title: String,
+    pub amount: String,
+    pub rrule: String,
+    pub first: NaiveDate,
+    pub until: Option<NaiveDate>,
+    /// The next date the sweep will invoice; none once the schedule has ended.
+    pub next_invoice_on: Option<NaiveDate>,
+    pub invoiced_through: Option<NaiveDate>,
 }
 
 /// The portal of every client `email` reaches, as of `on` (the company's today if `None`).
@@ -465,9 +481,31 @@ pub async fn portal_views(
                 email: entry.email.clone(),
                 client: client.id.clone(),
             })?;
+        let mut schedules = Vec::new();
+        for job in portal.jobs.values() {
+            let Some(plan) = &job.fixed_invoice else {
+                continue;
+            };
+            let cursor = context
+                .store
+                .schedule_cursor(slug, &client.id, &job.id)
+                .await?;
+            schedules.push(ScheduleView {
+                job_id: job.id.clone(),
+                job_title: job.title.clone(),
+                amount: plan.amount.to_string(),
+                rrule: plan.schedule.to_rrule(),
+                first: plan.schedule.first,
+                until: plan.schedule.until,
+                next_invoice_on: cursor.as_ref().and_then(|c| c.next_due),
+                invoiced_through: cursor.as_ref().and_then(|c| c.issued_through),
+            });
+        }
+        schedules.sort_by(|a, b| a.job_title.cmp(&b.job_title));
         let day = PortalDay::new(&company, &portal, today);
         let documents = day.documents();
         views.push(PortalView {
+            schedules,
             home: day.home(),
             hidden: documents
                 .iter()
@@ -565,6 +603,14 @@ fn describe_portal(out: &mut String, view: &PortalView) {
             i.balance,
             at.unwrap_or_default()
         );
+        let billed_for = view
+            .documents
+            .iter()
+            .find(|d| d.id == i.id)
+            .and_then(|d| d.billed_for.as_deref());
+        if let Some(billed_for) = billed_for {
+            let _ = writeln!(out, "      for {}", printable(billed_for));
+        }
     }
 
     let _ = writeln!(
@@ -573,14 +619,56 @@ fn describe_portal(out: &mut String, view: &PortalView) {
         if view.hidden.is_empty() { " none" } else { "" }
     );
     for h in &view.hidden {
+        let appears = h
+            .decision
+            .waiting_for
+            .map_or_else(String::new, |day| format!(" (appears {day})"));
         let _ = writeln!(
             out,
-            "    {} {}  {}: {}",
+            "    {} {}  {}: {}{appears}",
             snake(&h.kind),
             printable(&h.number),
             snake(&h.decision.reason),
             h.explanation
         );
+        if let Some(billed_for) = &h.billed_for {
+            let _ = writeln!(out, "      for {}", printable(billed_for));
+        }
+    }
+    describe_recurring(out, view);
+}
+
+fn describe_recurring(out: &mut String, view: &PortalView) {
+    for s in &view.schedules {
+        let next = s
+            .next_invoice_on
+            .map_or_else(|| "ended".to_owned(), |day| format!("next invoice {day}"));
+        let through = s
+            .invoiced_through
+            .map_or_else(String::new, |day| format!(", invoiced through {day}"));
+        let _ = writeln!(
+            out,
+            "  fixed invoices: {}  {} from {} ({})  {next}{through}",
+            printable(&s.job_title),
+            s.amount,
+            s.first,
+            s.rrule
+        );
+    }
+    for property in &view.home.upcoming_visits {
+        let _ = writeln!(
+            out,
+            "  upcoming visits at {}:",
+            printable(&property.property)
+        );
+        for visit in &property.visits {
+            let _ = writeln!(
+                out,
+                "    {}  {}",
+                printable(&visit.label),
+                printable(&visit.job_title)
+            );
+        }
     }
 }
 

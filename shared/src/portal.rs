@@ -216,6 +216,10 @@ pub struct ExplainedDocument {
     pub number: String,
     pub kind: DocumentKind,
     pub explanation: &'static str,
+    /// What a recurring job's invoice bills: "fixed fee for 2026-10 of ...", "the visit
+    /// of 2026-12-08", "the visit to be determined in March 2026".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed_for: Option<String>,
     #[serde(flatten)]
     pub decision: Decision,
 }
@@ -437,8 +441,9 @@ impl<'a> PortalDay<'a> {
                 self.proposal_decision(p),
             )
         });
-        let invoices = self.portal.invoices.iter().map(|i| {
-            explained(
+        let invoices = self.portal.invoices.iter().map(|i| ExplainedDocument {
+            billed_for: self.billed_for(i),
+            ..explained(
                 &i.id,
                 &i.number,
                 DocumentKind::Invoice,
@@ -448,6 +453,34 @@ impl<'a> PortalDay<'a> {
         let mut all: Vec<ExplainedDocument> = proposals.chain(invoices).collect();
         all.sort_by(|a, b| a.number.cmp(&b.number));
         all
+    }
+
+    /// What an invoice of a recurring job is for, in words for staff.
+    fn billed_for(&self, invoice: &Invoice) -> Option<String> {
+        let job_title = invoice
+            .job_id
+            .as_ref()
+            .and_then(|id| self.portal.jobs.get(id))
+            .map(|job| job.title.as_str());
+        let of_job = job_title.map_or_else(String::new, |title| format!(" of {title}"));
+        match &invoice.billing {
+            Billing::OneOff => None,
+            Billing::Fixed { period, .. } => Some(format!("the fixed fee for {period}{of_job}")),
+            Billing::PerVisit { visit_id } => {
+                let visit = self.portal.visits.get(visit_id)?;
+                let when = match visit.scheduled {
+                    Some(VisitDate::On { date }) => format!("the visit of {date}"),
+                    Some(VisitDate::WithinMonth { year, month }) => {
+                        format!("the visit to be determined in {year:04}-{month:02}")
+                    }
+                    None => "a visit not scheduled yet".to_owned(),
+                };
+                let cancelled = visit
+                    .cancelled_on
+                    .map_or_else(String::new, |day| format!(", cancelled on {day}"));
+                Some(format!("{when}{of_job}{cancelled}"))
+            }
+        }
     }
 
     /// Everything the home leaves out, with the rule's reason.
@@ -509,6 +542,7 @@ fn explained(
         number: number.to_owned(),
         kind,
         explanation: decision.reason.explain(),
+        billed_for: None,
         decision,
     }
 }

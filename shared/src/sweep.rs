@@ -143,30 +143,39 @@ pub async fn sweep_company(
         ..CompanySweep::default()
     };
     let mut news: BTreeMap<ClientId, Vec<News>> = BTreeMap::new();
-    let mut start = None;
     let mut pages = 0;
-    loop {
-        let out_of_time = limits.deadline.is_some_and(|at| Instant::now() >= at);
-        if out_of_time || limits.pages.is_some_and(|most| pages >= most) {
-            report.complete = false;
+    // A second pass picks up the fixed invoices the first one made, so they are announced
+    // (and their hints settled) in the same run instead of an hour later.
+    for _pass in 0..2 {
+        let made_before = report.fixed_invoices.len();
+        let mut start = None;
+        loop {
+            let out_of_time = limits.deadline.is_some_and(|at| Instant::now() >= at);
+            if out_of_time || limits.pages.is_some_and(|most| pages >= most) {
+                report.complete = false;
+                break;
+            }
+            pages += 1;
+            let page = store.due_page(&company.slug, today, start, PAGE).await?;
+            report.hints_read += page.entries.len() as u64;
+            for entry in page.entries {
+                let sweep = Sweeper {
+                    store,
+                    company,
+                    today,
+                    now,
+                    mode,
+                };
+                sweep.entry(entry, &mut report, &mut news).await?;
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        let made_now = report.fixed_invoices.len() > made_before;
+        if !report.complete || mode == Mode::DryRun || !made_now {
             break;
-        }
-        pages += 1;
-        let page = store.due_page(&company.slug, today, start, PAGE).await?;
-        report.hints_read += page.entries.len() as u64;
-        for entry in page.entries {
-            let sweep = Sweeper {
-                store,
-                company,
-                today,
-                now,
-                mode,
-            };
-            sweep.entry(entry, &mut report, &mut news).await?;
-        }
-        match page.next {
-            Some(next) => start = Some(next),
-            None => break,
         }
     }
     for (client, items) in news {
@@ -333,11 +342,7 @@ impl Sweeper<'_> {
         let next_hint = self.next_hint(&entry, &decision);
         if decision.shown && self.is_news(&decision) {
             let label = format!("Invoice {}", invoice.number);
-            news.entry(client.clone()).or_default().push(News {
-                entry,
-                label,
-                next_hint,
-            });
+            add_news(news, client, entry, label, next_hint);
             return Ok(());
         }
         self.move_hint(&entry, next_hint, report).await
@@ -407,11 +412,8 @@ impl Sweeper<'_> {
         let wanted =
             decision.shown && decision.reason == Reason::ProposalOpen && self.is_news(&decision);
         if wanted {
-            news.entry(client.clone()).or_default().push(News {
-                entry,
-                label: format!("Proposal {}", proposal.number),
-                next_hint: None,
-            });
+            let label = format!("Proposal {}", proposal.number);
+            add_news(news, client, entry, label, None);
             return Ok(());
         }
         self.move_hint(&entry, None, report).await
@@ -438,6 +440,24 @@ impl Sweeper<'_> {
     }
 }
 
+/// Adds a document to its client's news once, however many passes see its hint.
+fn add_news(
+    news: &mut BTreeMap<ClientId, Vec<News>>,
+    client: &ClientId,
+    entry: DueEntry,
+    label: String,
+    next_hint: Option<String>,
+) {
+    let items = news.entry(client.clone()).or_default();
+    if items.iter().all(|seen| seen.entry.key != entry.key) {
+        items.push(News {
+            entry,
+            label,
+            next_hint,
+        });
+    }
+}
+
 /// The fixed invoice of one occurrence. Its id comes from the company's secret, the job
 /// and the date, so every sweep that gets here makes the same invoice.
 pub fn fixed_invoice(company: &Company, cursor: &ScheduleCursor, occurrence: NaiveDate) -> Invoice {
@@ -458,9 +478,11 @@ pub fn fixed_invoice(company: &Company, cursor: &ScheduleCursor, occurrence: Nai
             cursor.job_title.clone(),
         ),
     };
+    // The job's code keeps two contracts' invoices of one month apart; it leads, so the
+    // number never reads as a date.
     let job_code: String = cursor.job_id.as_str().chars().take(4).collect();
     Invoice {
-        number: format!("{period}-{}", job_code.to_uppercase()),
+        number: format!("F{}-{period}", job_code.to_uppercase()),
         id,
         billing: Billing::Fixed {
             occurrence,

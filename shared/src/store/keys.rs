@@ -25,7 +25,7 @@
 //! | a client's archived invoice i         | table | `PK = COMPANY#s#ARCHIVE#c`, `SK = INVOICE#i` |
 //! | whether a document was announced      | table | `PK = COMPANY#s#NOTICES#c`, `SK = DOC#sk` |
 //! | a client's new-documents email of day d | table | `PK = COMPANY#s#NOTICES#c`, `SK = DAY#d` |
-//! | a client's email and calendar choices | table | `PK = COMPANY#s#CLIENT#c`, `SK = PREFERENCES` |
+//! | a client's email and calendar choices | table | `PK = COMPANY#s#CLIENT#c`, `SK = PREFERENCES`|
 //!
 //! The sweep's index is sparse: only items with something due carry `GSI1PK = SWEEP#s`, and
 //! their `GSI1SK` starts with the day to look again (`0000-00-00` for "as soon as
