@@ -374,6 +374,7 @@ mod tests {
             per_visit_invoices: Appearance::OnceSent,
             hide_zero_total: true,
             payments_enabled: false,
+            ..Settings::default()
         };
         assert_eq!(company.settings, expected);
     }

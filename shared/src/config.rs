@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::payments::StripeConfig;
+
 /// Settings every function shares.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,6 +19,8 @@ pub struct Config {
     /// (`PORCHLIGHT_LOGIN_ANSWER_MS`, default 400), so that sending mail to a known address
     /// does not make its answer measurably slower than the one for an unknown address.
     pub login_answer_floor: std::time::Duration,
+    /// How to reach Stripe (`PORCHLIGHT_STRIPE_*`); see [`StripeConfig`].
+    pub stripe: StripeConfig,
 }
 
 /// Long enough to cover an SES send in most cases; short enough not to annoy.
@@ -67,6 +71,7 @@ impl Config {
                     None => DEFAULT_LOGIN_ANSWER_MS,
                 },
             ),
+            stripe: StripeConfig::from_lookup(&lookup),
         })
     }
 

@@ -51,6 +51,26 @@ pub struct Settings {
     pub hide_zero_total: bool,
     /// Card payment is offered (only once the company has connected a processor).
     pub payments_enabled: bool,
+    /// The company's connected Stripe account (`acct_...`); payments go to it, and a
+    /// webhook event from any other account is refused.
+    pub stripe_account: Option<String>,
+    /// The least a client may pay at once, in minor units, when paying part of a balance
+    /// (a balance below it can still be paid in full).
+    pub minimum_payment_minor: i64,
+    /// How tax is rounded when Porchlight computes it (case C07).
+    pub tax_rounding: TaxRounding,
+}
+
+/// How a tax line is rounded to the currency's minor unit (case C07). One method per
+/// company, so the page, the Stripe amount and the recorded payment agree to the cent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaxRounding {
+    /// Tax of the whole document's taxable net, rounded once, half away from zero.
+    #[default]
+    WholeDocument,
+    /// Each taxable line's tax rounded, then added up.
+    PerLine,
 }
 
 impl Default for Settings {
@@ -62,6 +82,9 @@ impl Default for Settings {
             per_visit_invoices: Appearance::DateRules,
             hide_zero_total: false,
             payments_enabled: false,
+            stripe_account: None,
+            minimum_payment_minor: 0,
+            tax_rounding: TaxRounding::WholeDocument,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod lead_export;
 pub mod lead_form;
 pub mod mail;
 pub mod money;
+pub mod payments;
 pub mod portal;
 pub mod rules;
 pub mod schedule;

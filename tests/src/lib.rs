@@ -67,6 +67,7 @@ impl TestStack {
             outbox_dir: Some(outbox.clone()),
             // Tests measure behaviour, not the timing padding; one test sets it.
             login_answer_floor: std::time::Duration::ZERO,
+            stripe: Default::default(),
         };
         let ctx = AppContext {
             store: Store::new(client, table),
