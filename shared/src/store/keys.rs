@@ -25,6 +25,11 @@
 //! | a client's archived invoice i         | table | `PK = COMPANY#s#ARCHIVE#c`, `SK = INVOICE#i` |
 //! | whether a document was announced      | table | `PK = COMPANY#s#NOTICES#c`, `SK = DOC#sk` |
 //! | a client's new-documents email of day d | table | `PK = COMPANY#s#NOTICES#c`, `SK = DAY#d` |
+//! | a company's payments since a cursor   | GSI1  | `GSI1PK = PAYMENTS#s`, `GSI1SK > cursor` |
+//! | a Checkout Session of a client      | table | `PK = COMPANY#s#CLIENT#c`, `SK = CHECKOUT#cs`|
+//! | a Stripe event handled, by its id     | table | `PK = STRIPE#EVENT#evt`, `SK = EVENT`   |
+//! | a payment intent booked   | table | `PK = COMPANY#s#STRIPE#PI#pi`, `SK = PAYMENT_INTENT` |
+//! | a refund booked                       | table | `PK = COMPANY#s#STRIPE#RE#re`, `SK = REFUND` |
 //! | a client's email and calendar choices | table | `PK = COMPANY#s#CLIENT#c`, `SK = PREFERENCES`|
 //!
 //! The sweep's index is sparse: only items with something due carry `GSI1PK = SWEEP#s`, and
@@ -385,6 +390,54 @@ pub fn client_preferences(slug: &CompanySlug, client: &ClientId) -> Key {
 /// The client of a client-partition key, if `pk` is one (`COMPANY#s#CLIENT#c`).
 pub fn client_of_partition<'a>(slug: &CompanySlug, pk: &'a str) -> Option<&'a str> {
     pk.strip_prefix(&company_pk(slug))?.strip_prefix("#CLIENT#")
+}
+
+/// The partition of a company's payments feed (GSI1), newest write last. The back office
+/// reads it from a cursor to reconcile.
+pub fn payments_feed_partition(slug: &CompanySlug) -> String {
+    format!("PAYMENTS#{slug}")
+}
+
+/// A payment's place in the feed: when it was written (UTC, to the millisecond), then
+/// which payment, so equal times still sort apart and a cursor names one exact place.
+pub fn payments_feed_position(
+    at: DateTime<Utc>,
+    client: &ClientId,
+    payment: &DocumentId,
+) -> String {
+    format!("{}#{client}#{payment}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+
+/// A Stripe Checkout Session started from the portal, in the client's partition so the
+/// invoice page can tell "processing" from "paid" with the same one Query.
+pub fn checkout_attempt(slug: &CompanySlug, client: &ClientId, session_id: &str) -> Key {
+    in_client(slug, client, format!("CHECKOUT#{session_id}"))
+}
+
+/// A Stripe event already handled, by its id (`evt_...`): the guard that makes a repeated
+/// delivery change nothing. Event ids are Stripe's, unique across accounts.
+pub fn stripe_event(event_id: &str) -> Key {
+    Key {
+        pk: format!("STRIPE#EVENT#{event_id}"),
+        sk: "EVENT".into(),
+    }
+}
+
+/// A Stripe payment intent already booked as a payment (`pi_...`), so a second event about
+/// the same money (checkout.session.completed and payment_intent.succeeded) books nothing.
+pub fn stripe_payment_intent(slug: &CompanySlug, payment_intent: &str) -> Key {
+    Key {
+        pk: format!("{}#STRIPE#PI#{payment_intent}", company_pk(slug)),
+        sk: "PAYMENT_INTENT".into(),
+    }
+}
+
+/// A Stripe refund already booked (`re_...`).
+pub fn stripe_refund(slug: &CompanySlug, refund: &str) -> Key {
+    Key {
+        pk: format!("{}#STRIPE#RE#{refund}", company_pk(slug)),
+        sk: "REFUND".into(),
+    }
 }
 
 /// One counter per source address per hour.
