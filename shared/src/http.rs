@@ -374,12 +374,21 @@ fn request_id(req: &Request) -> Option<&str> {
 /// One log line per request. `route` is the template path, never the raw path, which can
 /// hold a login token.
 pub fn log_request(function: &str, route: &str, req: &Request, response: &Response<Body>) {
+    let (duration_ms, dynamo_requests, named) = crate::request_scope::so_far()
+        .map_or((None, None, None), |(ms, n, company)| {
+            (Some(ms), Some(n), company)
+        });
+    let path_company = req.path_parameters().first("slug").map(str::to_owned);
+    let company = named.map(|c| c.to_string()).or(path_company);
     tracing::info!(
         function,
         route,
         method = %req.method(),
         status = response.status().as_u16(),
         request_id = request_id(req).unwrap_or("-"),
+        company = company.as_deref().unwrap_or("-"),
+        duration_ms,
+        dynamo_requests,
         "request handled"
     );
 }

@@ -41,7 +41,10 @@ where
     lambda_http::run(service_fn(move |req: Request| {
         let context = Arc::clone(&context);
         let handler = Arc::clone(&handler);
-        async move { Ok::<_, Infallible>(handler(context, req).await) }
+        async move {
+            let response = crate::request_scope::scoped(handler(context, req)).await;
+            Ok::<_, Infallible>(response)
+        }
     }))
     .await
 }

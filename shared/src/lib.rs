@@ -18,6 +18,7 @@ pub mod mail;
 pub mod money;
 pub mod payments;
 pub mod portal;
+pub mod request_scope;
 pub mod rules;
 pub mod schedule;
 pub mod store;

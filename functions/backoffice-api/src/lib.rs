@@ -169,6 +169,7 @@ async fn serve(ctx: &AppContext, req: &Request) -> Served {
     }
 
     let company = auth::company_of(ctx, req).await.map_err(|e| (name, e))?;
+    porchlight_shared::request_scope::set_company(&company.slug);
     let body = read_body(req).map_err(|e| (name, e))?;
     let call = Call {
         ctx,

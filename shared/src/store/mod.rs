@@ -139,6 +139,7 @@ impl Store {
 
     fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        crate::request_scope::count_dynamo_request();
     }
 
     /// Items read so far (one per GetItem, DynamoDB's scanned count per Query); the sweep
