@@ -1,7 +1,7 @@
 # The two commands of the contract (DESIGN.md): `make run` and `make test`.
 # The work is in scripts/, where traps can stop what the targets start.
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench package
 
 run:
 	bash scripts/run-local.sh
@@ -12,6 +12,10 @@ test:
 # Benchmarks print figures and ratios against a baseline; they assert nothing about speed.
 bench:
 	bash scripts/bench.sh
+
+# Every function of template.yaml as a Lambda zip (cargo-lambda, release), with its size.
+package:
+	bash scripts/package.sh
 
 lint:
 	cargo fmt --all -- --check

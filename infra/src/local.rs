@@ -29,18 +29,22 @@ pub async fn dispatch(function: &str, ctx: &AppContext, req: Request) -> Option<
         "LeadFunction" => lead::handle(ctx, req).await,
         "BackofficeApiFunction" => backoffice_api::handle(ctx, req).await,
         "PreferencesFunction" => preferences::handle(ctx, req).await,
+        "CheckoutFunction" => checkout::handle(ctx, req).await,
+        "PaymentWebhookFunction" => payment_webhook::handle(ctx, req).await,
         _ => return None,
     })
 }
 
 /// The function names [`dispatch`] knows, for the test that every template function is mounted.
-pub const MOUNTED_FUNCTIONS: [&str; 6] = [
+pub const MOUNTED_FUNCTIONS: [&str; 8] = [
     "LoginLinkFunction",
     "PortalFunction",
     "AcceptProposalFunction",
     "LeadFunction",
     "BackofficeApiFunction",
     "PreferencesFunction",
+    "CheckoutFunction",
+    "PaymentWebhookFunction",
 ];
 
 /// The route matching a method and path, with the path parameters it binds. As in API

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PORT: &str = "3000";
 /// DynamoDB Local's port when `PORCHLIGHT_DYNAMODB_PORT` is not set.
 pub const DEFAULT_DYNAMODB_PORT: &str = "8000";
+/// The local Stripe stand-in's port when `PORCHLIGHT_STRIPE_STUB_PORT` is not set.
+pub const DEFAULT_STRIPE_STUB_PORT: &str = "12111";
+/// The stand-in's test key and webhook secret: fixed, since nothing real is behind them.
+pub const LOCAL_STRIPE_KEY: &str = "sk_test_porchlight_local";
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_porchlight_local";
 /// The table the local stack creates.
 pub const DEFAULT_TABLE: &str = "porchlight";
 
@@ -32,6 +37,7 @@ pub fn local_defaults(lookup: impl Fn(&str) -> Option<String>) -> Vec<(&'static 
 
     let dynamodb_port = port("PORCHLIGHT_DYNAMODB_PORT", DEFAULT_DYNAMODB_PORT);
     let portal_port = port("PORCHLIGHT_PORT", DEFAULT_PORT);
+    let stripe_port = port("PORCHLIGHT_STRIPE_STUB_PORT", DEFAULT_STRIPE_STUB_PORT);
     let outbox = state_dir().join("outbox");
     let mut wanted: Vec<(&'static str, String)> = vec![
         ("PORCHLIGHT_TABLE", DEFAULT_TABLE.to_owned()),
@@ -48,6 +54,22 @@ pub fn local_defaults(lookup: impl Fn(&str) -> Option<String>) -> Vec<(&'static 
             "Porchlight <portal@porchlight.localhost>".to_owned(),
         ),
         ("PORCHLIGHT_OUTBOX_DIR", outbox.display().to_string()),
+        // Card payments go to the local Stripe stand-in, which posts its signed events back
+        // to the portal's webhook route.
+        (
+            "PORCHLIGHT_STRIPE_API_BASE",
+            format!("http://127.0.0.1:{}", stripe_port.trim()),
+        ),
+        ("PORCHLIGHT_STRIPE_SECRET_KEY", LOCAL_STRIPE_KEY.to_owned()),
+        (
+            "PORCHLIGHT_STRIPE_WEBHOOK_SECRETS",
+            LOCAL_WEBHOOK_SECRET.to_owned(),
+        ),
+        ("PORCHLIGHT_STRIPE_STUB_PORT", stripe_port.trim().to_owned()),
+        (
+            "PORCHLIGHT_STRIPE_STUB_WEBHOOK_URL",
+            format!("http://127.0.0.1:{}/webhooks/stripe", portal_port.trim()),
+        ),
     ];
 
     // The SDK also reads AWS_DEFAULT_REGION; either one set means a region was chosen.
@@ -143,5 +165,28 @@ mod tests {
         assert_eq!(value(&some, "PORCHLIGHT_TABLE"), None);
         assert_eq!(value(&some, "AWS_ACCESS_KEY_ID"), None);
         assert_eq!(value(&some, "AWS_SECRET_ACCESS_KEY"), None);
+        assert_eq!(
+            value(&some, "PORCHLIGHT_STRIPE_STUB_WEBHOOK_URL"),
+            Some("http://127.0.0.1:3100/webhooks/stripe"),
+            "the stand-in posts its events to the portal's own port"
+        );
+    }
+
+    #[test]
+    fn card_payments_go_to_the_local_stand_in() {
+        let all = defaults(&[("PORCHLIGHT_STRIPE_STUB_PORT", "12200")]);
+        assert_eq!(
+            value(&all, "PORCHLIGHT_STRIPE_API_BASE"),
+            Some("http://127.0.0.1:12200")
+        );
+        assert_eq!(
+            value(&all, "PORCHLIGHT_STRIPE_SECRET_KEY"),
+            Some(LOCAL_STRIPE_KEY)
+        );
+        assert_eq!(
+            value(&all, "PORCHLIGHT_STRIPE_WEBHOOK_SECRETS"),
+            Some(LOCAL_WEBHOOK_SECRET)
+        );
+        assert_eq!(value(&all, "PORCHLIGHT_STRIPE_STUB_PORT"), None, "already set");
     }
 }

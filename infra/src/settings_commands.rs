@@ -3,6 +3,9 @@
 //! A change is written only if the settings are still at the version this command read, so
 //! a change made meanwhile (through the API, or another run of this command) is never
 //! silently undone: the command then fails with exit code 1 and changes nothing.
+//!
+//! Card payment is switched on only together with (or after) a connected Stripe account,
+//! and the account cannot be taken away while payment is on, as through the API.
 
 use std::fmt::Write as _;
 
@@ -11,9 +14,9 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use porchlight_shared::context::AppContext;
-use porchlight_shared::domain::{Appearance, Company, Settings};
+use porchlight_shared::domain::{Appearance, Company, TaxRounding};
 use porchlight_shared::ids::CompanySlug;
-use porchlight_shared::money::Currency;
+use porchlight_shared::money::{Currency, Money};
 use porchlight_shared::store::StoreError;
 
 use crate::cli::{parse_currency, parse_email, parse_slug, parse_time_zone, printable};
@@ -41,7 +44,7 @@ pub enum SettingsCommand {
         .args([
             "time_zone", "currency", "paid_invoice_months", "proposal_open_days",
             "one_off_invoices", "per_visit_invoices", "hide_zero_total", "payments_enabled",
-            "notify_email",
+            "notify_email", "stripe_account", "minimum_payment", "tax_rounding",
         ])
 ))]
 pub struct SetSettings {
@@ -68,9 +71,19 @@ pub struct SetSettings {
     /// Leave zero-total invoices out of the portal (true or false).
     #[arg(long)]
     pub hide_zero_total: Option<bool>,
-    /// Offer card payment in the portal (true or false).
+    /// Offer card payment in the portal (true or false); needs a Stripe account.
     #[arg(long)]
     pub payments_enabled: Option<bool>,
+    /// The connected Stripe account payments go to (`acct_...`), or `none` to remove it.
+    #[arg(long, value_parser = parse_stripe_account)]
+    pub stripe_account: Option<StripeAccountArg>,
+    /// The least part of a balance a client may pay at once, as a decimal amount in the
+    /// company's currency (`25.00`); a smaller balance can still be paid in full.
+    #[arg(long, allow_hyphen_values = true)]
+    pub minimum_payment: Option<String>,
+    /// How tax computed from a rate is rounded.
+    #[arg(long, value_enum)]
+    pub tax_rounding: Option<TaxRoundingArg>,
     /// Where service requests and acceptance notices go.
     #[arg(long, value_parser = parse_email)]
     pub notify_email: Option<String>,
@@ -107,6 +120,45 @@ impl From<AppearanceArg> for Appearance {
     }
 }
 
+/// `--stripe-account`: an account id, or `none` to remove it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeAccountArg(Option<String>);
+
+/// A Stripe connected-account id is `acct_` and letters or digits.
+fn parse_stripe_account(raw: &str) -> Result<StripeAccountArg, String> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("none") {
+        return Ok(StripeAccountArg(None));
+    }
+    let valid = raw.strip_prefix("acct_").is_some_and(|rest| {
+        (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if valid {
+        Ok(StripeAccountArg(Some(raw.to_owned())))
+    } else {
+        Err("a Stripe account id is `acct_` and letters or digits (or `none`)".into())
+    }
+}
+
+/// [`TaxRounding`] as the command line spells it, the same names the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum TaxRoundingArg {
+    /// Tax of the whole taxable net, rounded once (the default).
+    WholeDocument,
+    /// Each line's tax rounded, then added up.
+    PerLine,
+}
+
+impl From<TaxRoundingArg> for TaxRounding {
+    fn from(arg: TaxRoundingArg) -> Self {
+        match arg {
+            TaxRoundingArg::WholeDocument => TaxRounding::WholeDocument,
+            TaxRoundingArg::PerLine => TaxRounding::PerLine,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsCommandError {
     #[error(transparent)]
@@ -129,9 +181,20 @@ pub enum SettingsCommandError {
     ChangedMeanwhile { company: CompanySlug },
     #[error("could not write JSON")]
     Json(#[from] serde_json::Error),
+    #[error(
+        "`{0}` is not a minimum payment: give an amount of at least zero in {1} with at most \
+         {2} decimals, such as `25.00`"
+    )]
+    MinimumPayment(String, String, u32),
+    #[error(
+        "card payment needs a connected Stripe account: pass --stripe-account acct_... too, \
+         or --payments-enabled false; nothing was changed"
+    )]
+    PaymentsWithoutAccount,
 }
 
-/// The company's settings as `show --json` prints them.
+/// The company's settings as `show --json` prints them: the object `GET /api/v1/settings`
+/// answers, field by field, with the minimum payment as money.
 #[derive(Debug, Serialize)]
 struct Shown<'a> {
     slug: &'a CompanySlug,
@@ -139,27 +202,43 @@ struct Shown<'a> {
     time_zone: &'a str,
     currency: &'a str,
     notify_email: &'a str,
-    #[serde(flatten)]
-    settings: &'a Settings,
+    paid_invoice_months: u32,
+    proposal_open_days: u32,
+    one_off_invoices: Appearance,
+    per_visit_invoices: Appearance,
+    hide_zero_total: bool,
+    payments_enabled: bool,
+    stripe_account: Option<&'a str>,
+    minimum_payment: Money,
+    tax_rounding: TaxRounding,
     version: u64,
 }
 
 impl<'a> Shown<'a> {
     fn of(company: &'a Company, version: u64) -> Self {
+        let s = &company.settings;
         Self {
             slug: &company.slug,
             name: &company.name,
             time_zone: company.time_zone.name(),
             currency: company.currency.code(),
             notify_email: &company.notify_email,
-            settings: &company.settings,
+            paid_invoice_months: s.paid_invoice_months,
+            proposal_open_days: s.proposal_open_days,
+            one_off_invoices: s.one_off_invoices,
+            per_visit_invoices: s.per_visit_invoices,
+            hide_zero_total: s.hide_zero_total,
+            payments_enabled: s.payments_enabled,
+            stripe_account: s.stripe_account.as_deref(),
+            minimum_payment: Money::new(s.minimum_payment_minor, company.currency.clone()),
+            tax_rounding: s.tax_rounding,
             version,
         }
     }
 
     /// Setting names and values, in the order people read them.
     fn rows(&self) -> Vec<(&'static str, String)> {
-        let s = self.settings;
+        let s = self;
         vec![
             ("time_zone", self.time_zone.to_owned()),
             ("currency", self.currency.to_owned()),
@@ -170,6 +249,13 @@ impl<'a> Shown<'a> {
             ("per_visit_invoices", appearance_name(s.per_visit_invoices)),
             ("hide_zero_total", s.hide_zero_total.to_string()),
             ("payments_enabled", s.payments_enabled.to_string()),
+            (
+                "stripe_account",
+                s.stripe_account
+                    .map_or_else(|| "none".to_owned(), printable),
+            ),
+            ("minimum_payment", s.minimum_payment.to_string()),
+            ("tax_rounding", json_name(s.tax_rounding)),
         ]
     }
 
@@ -188,7 +274,12 @@ impl<'a> Shown<'a> {
 }
 
 fn appearance_name(appearance: Appearance) -> String {
-    match serde_json::to_value(appearance) {
+    json_name(appearance)
+}
+
+/// The name a setting's choice has in JSON (`once_sent`, `per_line`).
+fn json_name<T: Serialize>(choice: T) -> String {
+    match serde_json::to_value(choice) {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::from("?"),
     }
@@ -215,8 +306,9 @@ pub async fn run(
     }
 }
 
-/// Applies the named settings to `company`.
-fn apply(company: &mut Company, args: &SetSettings) {
+/// Applies the named settings to `company`; refuses a minimum that is no amount in the
+/// company's currency (after this change), and card payment without a Stripe account.
+fn apply(company: &mut Company, args: &SetSettings) -> Result<(), SettingsCommandError> {
     if let Some(zone) = args.time_zone {
         company.time_zone = zone;
     }
@@ -245,6 +337,31 @@ fn apply(company: &mut Company, args: &SetSettings) {
     if let Some(flag) = args.payments_enabled {
         settings.payments_enabled = flag;
     }
+    if let Some(StripeAccountArg(account)) = &args.stripe_account {
+        settings.stripe_account.clone_from(account);
+    }
+    if let Some(choice) = args.tax_rounding {
+        settings.tax_rounding = choice.into();
+    }
+    if let Some(raw) = &args.minimum_payment {
+        let currency = company.currency.clone();
+        let refused = || {
+            SettingsCommandError::MinimumPayment(
+                printable(raw),
+                currency.code().to_owned(),
+                currency.exponent(),
+            )
+        };
+        let least = Money::parse_decimal(raw.trim(), currency.clone()).map_err(|_| refused())?;
+        if least.minor < 0 {
+            return Err(refused());
+        }
+        company.settings.minimum_payment_minor = least.minor;
+    }
+    if company.settings.payments_enabled && company.settings.stripe_account.is_none() {
+        return Err(SettingsCommandError::PaymentsWithoutAccount);
+    }
+    Ok(())
 }
 
 async fn set(context: &AppContext, args: SetSettings) -> Result<String, SettingsCommandError> {
@@ -265,7 +382,7 @@ async fn set(context: &AppContext, args: SetSettings) -> Result<String, Settings
     }
 
     let mut company = stored.record.clone();
-    apply(&mut company, &args);
+    apply(&mut company, &args)?;
     let before = Shown::of(&stored.record, stored.version).rows();
     let after_rows = Shown::of(&company, stored.version).rows();
     let changes: Vec<String> = before
@@ -313,9 +430,35 @@ async fn set(context: &AppContext, args: SetSettings) -> Result<String, Settings
 mod tests {
     use clap::Parser;
 
+    use porchlight_shared::domain::Settings;
+
     use crate::cli::{Cli, Command, CompanyCommand};
 
     use super::*;
+
+    fn company() -> Company {
+        Company {
+            slug: CompanySlug::parse("greenridge").expect("valid"),
+            name: "Greenridge".into(),
+            time_zone: "America/Chicago".parse().expect("valid"),
+            currency: Currency::usd(),
+            notify_email: String::new(),
+            id_secret: String::new(),
+            settings: Settings::default(),
+            created_at: "2026-04-02T15:00:00Z".parse().expect("valid"),
+        }
+    }
+
+    fn set_args(args: &[&str]) -> SetSettings {
+        let mut all = vec!["set", "--company", "greenridge"];
+        all.extend_from_slice(args);
+        let cli = parse(&all).expect("valid");
+        let Command::Company(CompanyCommand::Settings(SettingsCommand::Set(args))) = cli.command
+        else {
+            panic!("parsed as another command");
+        };
+        args
+    }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         let mut all = vec!["porchlight", "company", "settings"];
@@ -353,17 +496,8 @@ mod tests {
         else {
             panic!("parsed as another command");
         };
-        let mut company = Company {
-            slug: CompanySlug::parse("greenridge").expect("valid"),
-            name: "Greenridge".into(),
-            time_zone: "America/Chicago".parse().expect("valid"),
-            currency: Currency::usd(),
-            notify_email: String::new(),
-            id_secret: String::new(),
-            settings: Settings::default(),
-            created_at: "2026-04-02T15:00:00Z".parse().expect("valid"),
-        };
-        apply(&mut company, &args);
+        let mut company = company();
+        apply(&mut company, &args).expect("valid settings");
         assert_eq!(company.time_zone.name(), "America/Denver");
         assert_eq!(company.currency.code(), "CAD");
         assert_eq!(company.notify_email, "office@greenridge.example");
@@ -400,9 +534,76 @@ mod tests {
             ],
             &["set", "--company", "greenridge", "--time-zone", "Mars/Base"],
             &["set", "--company", "greenridge", "--notify-email", "nobody"],
+            &[
+                "set",
+                "--company",
+                "greenridge",
+                "--stripe-account",
+                "acct-12",
+            ],
+            &[
+                "set",
+                "--company",
+                "greenridge",
+                "--stripe-account",
+                "acct_",
+            ],
+            &["set", "--company", "greenridge", "--tax-rounding", "banker"],
         ] {
             let error = parse(args).expect_err("refused");
             assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn payment_settings_are_read_and_checked_together() {
+        let mut company = company();
+        let args = set_args(&[
+            "--payments-enabled",
+            "true",
+            "--stripe-account",
+            "acct_1Nv0FGQ9RKHgCVdK",
+            "--minimum-payment",
+            "25.50",
+            "--tax-rounding",
+            "per_line",
+        ]);
+        apply(&mut company, &args).expect("valid settings");
+        let settings = &company.settings;
+        assert!(settings.payments_enabled);
+        assert_eq!(
+            settings.stripe_account.as_deref(),
+            Some("acct_1Nv0FGQ9RKHgCVdK")
+        );
+        assert_eq!(settings.minimum_payment_minor, 2_550);
+        assert_eq!(settings.tax_rounding, TaxRounding::PerLine);
+        let shown = serde_json::to_value(Shown::of(&company, 3)).expect("JSON");
+        assert_eq!(
+            shown["minimum_payment"],
+            serde_json::json!({ "minor": 2_550, "currency": "USD" })
+        );
+        assert_eq!(shown["tax_rounding"], "per_line");
+        assert!(shown.get("minimum_payment_minor").is_none());
+
+        // The account cannot go while payment is on.
+        let removed = apply(&mut company, &set_args(&["--stripe-account", "none"]));
+        assert!(matches!(
+            removed,
+            Err(SettingsCommandError::PaymentsWithoutAccount)
+        ));
+
+        let mut fresh = self::company();
+        let enabled = apply(&mut fresh, &set_args(&["--payments-enabled", "true"]));
+        assert!(matches!(
+            enabled,
+            Err(SettingsCommandError::PaymentsWithoutAccount)
+        ));
+        for bad in ["-1", "1.005", "ten"] {
+            let refused = apply(&mut fresh, &set_args(&["--minimum-payment", bad]));
+            assert!(
+                matches!(refused, Err(SettingsCommandError::MinimumPayment(..))),
+                "{bad}"
+            );
         }
     }
 }

@@ -19,6 +19,8 @@ pub const DEMO_SLUG: &str = "craigs-landscaping";
 pub const DEMO_NAME: &str = "Craig's Design and Landscaping Services";
 /// The sample company is in Mountain View, California.
 pub const DEMO_TIME_ZONE: &str = "America/Los_Angeles";
+/// The demo company's connected account at the local Stripe stand-in.
+pub const DEMO_STRIPE_ACCOUNT: &str = "acct_1DemoCraigsLandscaping";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -30,6 +32,8 @@ pub enum StackError {
     Store(#[from] porchlight_shared::store::StoreError),
     #[error(transparent)]
     Import(#[from] qbo::QboError),
+    #[error("the local Stripe stand-in cannot start: {0}")]
+    StripeStub(String),
     #[error("could not listen on {address}")]
     Listen {
         address: String,
@@ -84,7 +88,13 @@ pub async fn load_demo(ctx: &AppContext, sample: &Path) -> Result<qbo::ImportSum
                 currency: Currency::usd(),
                 notify_email: "office@craigs-landscaping.example".into(),
                 id_secret: hex::encode(random_bytes::<32>()),
-                settings: Settings::default(),
+                // The demo takes card payments through the local Stripe stand-in.
+                settings: Settings {
+                    payments_enabled: true,
+                    stripe_account: Some(DEMO_STRIPE_ACCOUNT.into()),
+                    minimum_payment_minor: 1_000,
+                    ..Settings::default()
+                },
                 created_at: Utc::now(),
             };
             ctx.store.create_company(&company).await?;
@@ -135,6 +145,28 @@ pub async fn sweep_hourly(ctx: Arc<AppContext>) {
 pub async fn serve(ctx: Arc<AppContext>, listener: TcpListener) {
     let routes = Arc::new(template::routes());
     local::serve(listener, ctx, routes).await;
+}
+
+/// Starts the local Stripe stand-in on `PORCHLIGHT_STRIPE_STUB_PORT` (127.0.0.1 only),
+/// posting its signed events to the portal's webhook route. Returns where it listens.
+pub async fn start_stripe_stub() -> Result<String, StackError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let port = crate::stripe_stub::StubConfig::port_from_lookup(&lookup)
+        .map_err(|e| StackError::StripeStub(e.to_string()))?;
+    let config = crate::stripe_stub::StubConfig::from_lookup(&lookup, port)
+        .map_err(|e| StackError::StripeStub(e.to_string()))?;
+    let stub = crate::stripe_stub::StripeStub::new(config)
+        .map_err(|e| StackError::StripeStub(e.to_string()))?;
+    let listener = crate::stripe_stub::bind(port)
+        .await
+        .map_err(|source| StackError::Listen {
+            address: format!("127.0.0.1:{port}"),
+            source,
+        })?;
+    let base = stub.public_base().to_owned();
+    // Runs as long as the stack does; the process exit stops it.
+    drop(stub.spawn(listener));
+    Ok(base)
 }
 
 /// Binds the portal's address on loopback only.

@@ -471,6 +471,8 @@ mod tests {
             route("PortalFunction", "HEAD", "/p/{slug}/"),
             route("PortalFunction", "HEAD", "/p/{slug}/proposals/{id}"),
             route("PortalFunction", "HEAD", "/p/{slug}/invoices/{id}"),
+            route("PortalFunction", "GET", "/p/{slug}/payments"),
+            route("PortalFunction", "HEAD", "/p/{slug}/payments"),
             route("PortalFunction", "GET", "/p/{slug}/login"),
             route("PortalFunction", "ANY", DEFAULT_ROUTE),
             route(
@@ -493,9 +495,17 @@ mod tests {
                 "POST",
                 "/p/{slug}/proposals/{id}/accept/{token}",
             ),
+            route("CheckoutFunction", "POST", "/p/{slug}/invoices/{id}/pay"),
+            route("CheckoutFunction", "GET", "/p/{slug}/invoices/{id}/payment"),
+            route(
+                "CheckoutFunction",
+                "HEAD",
+                "/p/{slug}/invoices/{id}/payment",
+            ),
             route("LeadFunction", "GET", "/p/{slug}/request"),
             route("LeadFunction", "POST", "/p/{slug}/request"),
             route("BackofficeApiFunction", "ANY", "/api/v1/{proxy+}"),
+            route("PaymentWebhookFunction", "POST", "/webhooks/stripe"),
         ];
         for want in &expected {
             assert!(

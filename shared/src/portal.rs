@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Months, NaiveDate};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::client_links;
@@ -17,6 +17,7 @@ use crate::ids::{ClientId, CompanySlug, DocumentId};
 use crate::money::Money;
 use crate::rules::{self, Decision, ProposalStatus};
 use crate::store::ClientPortal;
+use crate::store::payments::CheckoutStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompanySummary {
@@ -252,6 +253,42 @@ pub struct InvoiceDetail {
     pub lines: Vec<Line>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memo: Option<String>,
+    /// The payments applied to this invoice, newest first.
+    pub payments: Vec<InvoicePayment>,
+}
+
+/// One payment as an invoice's page lists it: how much of it went to this invoice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InvoicePayment {
+    pub payment_id: DocumentId,
+    pub received_on: NaiveDate,
+    /// The part of the payment applied to this invoice.
+    pub amount: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// The live (not voided) payments applied to `invoice`, newest first.
+fn invoice_payments(portal: &ClientPortal, invoice: &DocumentId) -> Vec<InvoicePayment> {
+    let mut listed: Vec<InvoicePayment> = portal
+        .payments
+        .iter()
+        .filter(|payment| !payment.voided)
+        .flat_map(|payment| {
+            payment
+                .applied
+                .iter()
+                .filter(|applied| &applied.invoice_id == invoice)
+                .map(|applied| InvoicePayment {
+                    payment_id: payment.id.clone(),
+                    received_on: payment.received_on,
+                    amount: applied.amount.clone(),
+                    reference: payment.reference.clone(),
+                })
+        })
+        .collect();
+    listed.sort_by(|a, b| (b.received_on, &b.payment_id).cmp(&(a.received_on, &a.payment_id)));
+    listed
 }
 
 /// Applies the rules to one client's documents for `today`.
@@ -519,6 +556,7 @@ impl<'a> PortalDay<'a> {
             summary: self.invoice_summary(invoice, &decision),
             lines: invoice.lines.clone(),
             memo: invoice.memo.clone(),
+            payments: invoice_payments(self.portal, &invoice.id),
         })
     }
 
@@ -544,5 +582,157 @@ fn explained(
         explanation: decision.reason.explain(),
         billed_for: None,
         decision,
+    }
+}
+
+// Card payment of one invoice: what the invoice page offers and what the pay route accepts.
+// Kept apart from the invoice detail so that both read the same rule.
+
+/// How long after starting a checkout the invoice page says the payment is being processed:
+/// the least lifetime of a Stripe Checkout Session.
+pub const CHECKOUT_PROCESSING_MINUTES: i64 = 30;
+
+/// The "Pay" offer of an invoice the client may pay by card now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PayOffer {
+    /// Where the pay form posts.
+    pub pay_path: String,
+    /// The whole balance; the amount the form starts with.
+    pub balance: Money,
+    /// The least part payment the company accepts, when it sets one. The whole balance may
+    /// always be paid, even when it is smaller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<Money>,
+    /// A checkout was started less than [`CHECKOUT_PROCESSING_MINUTES`] ago and Stripe has
+    /// not confirmed it yet.
+    pub processing: bool,
+}
+
+impl PayOffer {
+    /// The amount a pay form asks for: absent or blank means the whole balance. The message
+    /// of a refusal is for the client.
+    pub fn amount_from_form(&self, raw: Option<&str>) -> Result<Money, String> {
+        let currency = self.balance.currency.clone();
+        let raw = raw.map(str::trim).unwrap_or("");
+        if raw.is_empty() {
+            return Ok(self.balance.clone());
+        }
+        let amount = Money::parse_decimal(raw, currency.clone()).map_err(|_| {
+            let example = self.balance.to_decimal_string();
+            format!(
+                "`{raw}` is not an amount in {}; write it like {example}.",
+                currency.code()
+            )
+        })?;
+        if amount.minor <= 0 {
+            return Err("The amount must be more than zero.".to_owned());
+        }
+        if amount.minor > self.balance.minor {
+            return Err(format!(
+                "You can pay at most the balance of {}.",
+                self.balance
+            ));
+        }
+        if let Some(minimum) = &self.minimum
+            && amount.minor < minimum.minor
+            && amount != self.balance
+        {
+            return Err(format!(
+                "The least you can pay at once is {minimum}, or the whole balance of {}.",
+                self.balance
+            ));
+        }
+        crate::payments::amounts::to_stripe(&amount).map_err(|e| format!("{e}."))?;
+        Ok(amount)
+    }
+}
+
+impl PortalDay<'_> {
+    /// The card payment offer of a shown invoice: only when the company takes card payments
+    /// (switched on, with a connected Stripe account) and a balance is open in a currency
+    /// Stripe can charge. `None` means the page offers no payment at all.
+    pub fn pay_offer(&self, id: &DocumentId, now: DateTime<Utc>) -> Option<PayOffer> {
+        let settings = &self.company.settings;
+        if !settings.payments_enabled || settings.stripe_account.is_none() {
+            return None;
+        }
+        let invoice = self.portal.invoices.iter().find(|i| &i.id == id)?;
+        if invoice.voided || invoice.is_paid() || !self.invoice_decision(invoice).shown {
+            return None;
+        }
+        let balance = invoice.balance.clone();
+        crate::payments::amounts::to_stripe(&balance).ok()?;
+        let minimum = (settings.minimum_payment_minor > 0)
+            .then(|| Money::new(settings.minimum_payment_minor, balance.currency.clone()));
+        Some(PayOffer {
+            pay_path: format!("/p/{}/invoices/{}/pay", self.company.slug, id),
+            balance,
+            minimum,
+            processing: self.checkout_in_progress(id, now),
+        })
+    }
+
+    /// Whether a checkout of the invoice started recently and is still open.
+    pub fn checkout_in_progress(&self, id: &DocumentId, now: DateTime<Utc>) -> bool {
+        let since = now - chrono::Duration::minutes(CHECKOUT_PROCESSING_MINUTES);
+        self.portal.checkouts.iter().any(|attempt| {
+            &attempt.invoice_id == id
+                && attempt.status == CheckoutStatus::Open
+                && attempt.created_at > since
+        })
+    }
+}
+
+#[cfg(test)]
+mod pay_offer_tests {
+    use super::*;
+    use crate::money::Currency;
+
+    fn offer(balance: i64, code: &str, minimum: Option<i64>) -> PayOffer {
+        let currency = Currency::parse(code).expect("a currency");
+        PayOffer {
+            pay_path: "/p/a/invoices/i/pay".into(),
+            balance: Money::new(balance, currency.clone()),
+            minimum: minimum.map(|m| Money::new(m, currency)),
+            processing: false,
+        }
+    }
+
+    #[test]
+    fn the_form_amount_is_checked_against_balance_and_minimum() {
+        let usd = offer(8_800, "USD", Some(2_000));
+        assert_eq!(usd.amount_from_form(None).map(|m| m.minor), Ok(8_800));
+        assert_eq!(usd.amount_from_form(Some("  ")).map(|m| m.minor), Ok(8_800));
+        assert_eq!(
+            usd.amount_from_form(Some("25.50")).map(|m| m.minor),
+            Ok(2_550)
+        );
+        assert_eq!(usd.amount_from_form(Some("88")).map(|m| m.minor), Ok(8_800));
+        for bad in [
+            "0", "0.00", "-5", "88.01", "19.99", "abc", "1e3", "12.345", "$20",
+        ] {
+            assert!(usd.amount_from_form(Some(bad)).is_err(), "{bad}");
+        }
+        let small = offer(1_500, "USD", Some(2_000));
+        assert_eq!(
+            small.amount_from_form(Some("15.00")).map(|m| m.minor),
+            Ok(1_500)
+        );
+        assert!(small.amount_from_form(Some("10")).is_err());
+    }
+
+    #[test]
+    fn c06_yen_amounts_have_no_decimals() {
+        let yen = offer(8_800, "JPY", None);
+        assert_eq!(
+            yen.amount_from_form(Some("8800")).map(|m| m.minor),
+            Ok(8_800)
+        );
+        assert_eq!(
+            yen.amount_from_form(Some("1000")).map(|m| m.minor),
+            Ok(1_000)
+        );
+        assert!(yen.amount_from_form(Some("88.50")).is_err());
+        assert!(yen.amount_from_form(Some("8,800")).is_err());
     }
 }

@@ -8,8 +8,10 @@
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::rrule::RRule;
+
 /// How a schedule repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Recurrence {
     /// The same day every month; in months too short for it, their last day (the 31st gives
@@ -25,10 +27,16 @@ pub enum Recurrence {
     /// Every `interval` weeks on `weekday`, counted from the first such weekday on or after
     /// the schedule's first date, never from ISO week numbers.
     Weekly { interval: u32, weekday: Weekday },
+    /// Any RFC 5545 rule a back office sends, with the schedule's first date as its
+    /// DTSTART. RFC semantics apply exactly: a DTSTART the rule does not match is not an
+    /// occurrence, and `FREQ=WEEKLY;INTERVAL=2` counts weeks from DTSTART's week (with
+    /// WKST), so "every other Thursday" from a Sunday skips to the second week (case C10).
+    /// The named rules above anchor on the first matching day instead.
+    Rule { rrule: RRule },
 }
 
 /// A fixed-invoice schedule: a first date, an optional last date, and how it repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
     pub first: NaiveDate,
     #[serde(default)]
@@ -45,6 +53,8 @@ pub enum ScheduleError {
     WeekOfMonth(u32),
     #[error("the interval must be from 1 to 52 weeks, not {0}")]
     Interval(u32),
+    #[error("the rule gives no date on or after the first date")]
+    NoDates,
     #[error("the last date {until} is before the first date {first}")]
     EndsBeforeStart { first: NaiveDate, until: NaiveDate },
 }
@@ -66,6 +76,9 @@ impl Schedule {
             Recurrence::Weekly { interval, .. } if !(1..=52).contains(&interval) => {
                 return Err(ScheduleError::Interval(interval));
             }
+            Recurrence::Rule { ref rrule } if rrule.next_on_or_after(first, first).is_none() => {
+                return Err(ScheduleError::NoDates);
+            }
             _ => {}
         }
         if let Some(until) = until.filter(|until| *until < first) {
@@ -86,8 +99,9 @@ impl Schedule {
             return vec![];
         }
         let in_range = |day: &NaiveDate| (start..=last).contains(day);
-        match self.recurrence {
-            Recurrence::Weekly { interval, weekday } => {
+        match &self.recurrence {
+            Recurrence::Rule { rrule } => rrule.occurrences(self.first, start, last),
+            &Recurrence::Weekly { interval, weekday } => {
                 let anchor = next_weekday(self.first, weekday);
                 let step = 7 * u64::from(interval);
                 // Jump close to `start` instead of walking from the anchor.
@@ -103,6 +117,7 @@ impl Schedule {
                 dates
             }
             monthly => {
+                let monthly = monthly.clone();
                 // Month k is counted from the first date's month, never by adding one month
                 // at a time, which would drift (Jan 31, Feb 28, Mar 28...).
                 let first_month = month_start(self.first);
@@ -111,7 +126,7 @@ impl Schedule {
                 (months_to_start..=months_to_last)
                     .filter_map(|k| {
                         let month = first_month.checked_add_months(Months::new(k))?;
-                        day_in_month(monthly, month)
+                        day_in_month(&monthly, month)
                     })
                     .filter(in_range)
                     .collect()
@@ -140,16 +155,32 @@ impl Schedule {
     /// How a client reads the period an invoice of `day` is for: the month ("2026-10") when
     /// the schedule falls once a month, else the date itself.
     pub fn period_label(&self, day: NaiveDate) -> String {
-        match self.recurrence {
-            Recurrence::Weekly { .. } => day.format("%Y-%m-%d").to_string(),
-            _ => day.format("%Y-%m").to_string(),
+        let monthly = match &self.recurrence {
+            Recurrence::Weekly { .. } => false,
+            Recurrence::Rule { rrule } => rrule.is_at_most_monthly(),
+            _ => true,
+        };
+        if monthly {
+            day.format("%Y-%m").to_string()
+        } else {
+            day.format("%Y-%m-%d").to_string()
         }
     }
 
     /// The rule as an RFC 5545 RRULE, for calendars and integrators. Month-end rules use
     /// `BYMONTHDAY=-1` and `BYSETPOS`, since `BYMONTHDAY=31` would skip short months.
     pub fn to_rrule(&self) -> String {
-        let rule = match self.recurrence {
+        let rule = match self.recurrence.clone() {
+            // Its own UNTIL or COUNT stands; the schedule's last date is added when it has
+            // neither (RFC 5545 forbids both).
+            Recurrence::Rule { rrule } => {
+                return match self.until {
+                    Some(until) if rrule.count.is_none() && rrule.until.is_none() => {
+                        format!("{rrule};UNTIL={}", until.format("%Y%m%d"))
+                    }
+                    _ => rrule.to_string(),
+                };
+            }
             Recurrence::MonthlyOnDay { day } if day <= 28 => {
                 format!("FREQ=MONTHLY;BYMONTHDAY={day}")
             }
@@ -201,8 +232,8 @@ fn next_weekday(from: NaiveDate, weekday: Weekday) -> NaiveDate {
 }
 
 /// The rule's day in the month starting at `month`, if the month has one.
-fn day_in_month(recurrence: Recurrence, month: NaiveDate) -> Option<NaiveDate> {
-    match recurrence {
+fn day_in_month(recurrence: &Recurrence, month: NaiveDate) -> Option<NaiveDate> {
+    match *recurrence {
         Recurrence::MonthlyOnDay { day } => {
             let last = last_day(month);
             month.with_day(day.min(last.day()))
@@ -218,7 +249,7 @@ fn day_in_month(recurrence: Recurrence, month: NaiveDate) -> Option<NaiveDate> {
                 (7 + last.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
             Some(last - Days::new(u64::from(back)))
         }
-        Recurrence::Weekly { .. } => None,
+        Recurrence::Weekly { .. } | Recurrence::Rule { .. } => None,
     }
 }
 
@@ -257,7 +288,7 @@ mod tests {
             Recurrence::MonthlyOnDay { day: 31 },
             Recurrence::MonthlyLastDay,
         ] {
-            let month_end = schedule("2026-01-31", recurrence);
+            let month_end = schedule("2026-01-31", recurrence.clone());
             assert_eq!(
                 month_end.dates_between(day("2026-01-01"), day("2026-06-30")),
                 days(&[
@@ -385,7 +416,7 @@ mod tests {
             interval: 2,
             weekday: Weekday::Thu,
         };
-        let saved = schedule("2026-06-14", rule);
+        let saved = schedule("2026-06-14", rule.clone());
         let again = schedule("2026-06-14", rule);
         let dates = saved.dates_between(day("2026-06-01"), day("2026-07-31"));
         assert_eq!(

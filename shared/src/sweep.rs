@@ -220,7 +220,7 @@ impl Sweeper<'_> {
         news: &mut BTreeMap<ClientId, Vec<News>>,
     ) -> Result<(), StoreError> {
         match &entry.what {
-            Due::Schedule(cursor) => self.schedule(cursor.clone(), report).await,
+            Due::Schedule(cursor) => self.schedule((**cursor).clone(), report).await,
             Due::Invoice {
                 client, invoice, ..
             } => {

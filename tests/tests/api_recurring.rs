@@ -148,6 +148,21 @@ async fn every_repeat_form_reads_back_with_its_rrule_and_next_invoice_date() {
             "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
             "2026-12-22",
         ),
+        // Any RFC 5545 rule, read back in canonical form, with `first` as its DTSTART.
+        (
+            "2026-01-01",
+            json!({ "rrule": "rrule:byday=mo,tu,we,th,fr;freq=monthly;bysetpos=-1" }),
+            "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+            "2026-01-30",
+        ),
+        // RFC semantics: weeks count from DTSTART's week, so from Sunday 2026-06-14
+        // "every other Thursday" as an RRULE starts on 06-25 (case C10).
+        (
+            "2026-06-14",
+            json!({ "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH" }),
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH",
+            "2026-06-25",
+        ),
     ];
 
     for (first, repeat, rrule, next) in cases {
@@ -156,7 +171,12 @@ async fn every_repeat_form_reads_back_with_its_rrule_and_next_invoice_date() {
         let job = office.create(&jobs, body).await;
 
         let fixed = &job["fixed_invoice"];
-        assert_eq!(fixed["schedule"]["repeat"], repeat, "{first}");
+        // An RRULE reads back in its canonical form.
+        let canonical = match repeat.get("rrule") {
+            Some(_) => json!({ "rrule": rrule }),
+            None => repeat.clone(),
+        };
+        assert_eq!(fixed["schedule"]["repeat"], canonical, "{first}");
         assert_eq!(fixed["schedule"]["first"], first);
         assert_eq!(fixed["schedule"]["until"], Value::Null);
         assert_eq!(fixed["amount"], "120.00");
@@ -231,7 +251,14 @@ async fn bad_schedules_and_properties_are_refused_by_name_and_store_nothing() {
         ),
         (contract("2026-01-01", json!({})), repeat.to_owned()),
         (
-            contract("2026-01-01", json!({ "rrule": "FREQ=MONTHLY;BYDAY=2TU" })),
+            contract(
+                "2026-01-01",
+                json!({ "rrule": "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2" }),
+            ),
+            format!("{repeat}.rrule"),
+        ),
+        (
+            contract("2026-01-01", json!({ "rrule": "FREQ=HOURLY" })),
             format!("{repeat}.rrule"),
         ),
     ];
@@ -253,17 +280,18 @@ async fn bad_schedules_and_properties_are_refused_by_name_and_store_nothing() {
         let refused = office.post(&jobs, body.clone()).await;
         assert_eq!(bad_fields(&refused), [field.as_str()], "{body}");
     }
-    let reserved = office
+    let hourly = office
         .post(
             &jobs,
-            contract("2026-01-01", json!({ "rrule": "FREQ=DAILY" })),
+            contract("2026-01-01", json!({ "rrule": "FREQ=HOURLY" })),
         )
         .await
         .json();
-    let reason = reserved["invalid_fields"][0]["reason"]
-        .as_str()
-        .unwrap_or("");
-    assert!(reason.contains("not supported yet"), "{reason}");
+    let reason = hourly["invalid_fields"][0]["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("whole days"),
+        "the parser's own words: {reason}"
+    );
 
     let mut all = contract("2026-03-01", json!({ "monthly_on_day": 32 }));
     all["kind"] = json!("one_off");

@@ -16,6 +16,7 @@ use porchlight_shared::domain::{
 };
 use porchlight_shared::ids::DocumentId;
 use porchlight_shared::portal::PortalDay;
+use porchlight_shared::rrule::RRule;
 use porchlight_shared::schedule::{Recurrence, Schedule};
 use porchlight_shared::store::backoffice::ApiNotes;
 use porchlight_shared::store::keys::{self, Entity};
@@ -57,7 +58,7 @@ struct VisitPlan {
 struct Scenario {
     zone: &'static str,
     base: NaiveDate,
-    recurrence: Recurrence,
+    rule: Rule,
     first_offset: u64,
     until_days: Option<u64>,
     visits: Vec<VisitPlan>,
@@ -69,19 +70,81 @@ struct Scenario {
     look_after: i64,
 }
 
-fn recurrence() -> impl Strategy<Value = Recurrence> {
+/// A schedule as the product stores it, and what it means as the model reads it.
+#[derive(Debug, Clone)]
+enum Rule {
+    /// One of the named rules, anchored on the first matching day.
+    Named(Recurrence),
+    /// RRULE text a back office sends, with the first date as its DTSTART.
+    Rfc(RfcRule),
+}
+
+/// The RRULEs the model knows by definition (RFC 5545 semantics, WKST=MO).
+#[derive(Debug, Clone, Copy)]
+enum RfcRule {
+    /// `FREQ=MONTHLY;BYMONTHDAY=-1`
+    LastDay,
+    /// `FREQ=MONTHLY;BYDAY=<nth><weekday>`
+    NthWeekday(u32, Weekday),
+    /// `FREQ=WEEKLY;INTERVAL=<n>;BYDAY=<weekday>`: weeks counted from DTSTART's own
+    /// Monday-start week, DTSTART itself only if it falls on the weekday.
+    Weekly(u32, Weekday),
+    /// `FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1`: the month's last working day.
+    LastWorkday,
+}
+
+fn ical(weekday: Weekday) -> &'static str {
+    ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][weekday.num_days_from_monday() as usize]
+}
+
+impl RfcRule {
+    fn text(self) -> String {
+        match self {
+            RfcRule::LastDay => "FREQ=MONTHLY;BYMONTHDAY=-1".into(),
+            RfcRule::NthWeekday(nth, weekday) => {
+                format!("FREQ=MONTHLY;BYDAY={nth}{}", ical(weekday))
+            }
+            RfcRule::Weekly(interval, weekday) => {
+                format!(
+                    "RRULE:FREQ=WEEKLY;INTERVAL={interval};BYDAY={}",
+                    ical(weekday)
+                )
+            }
+            RfcRule::LastWorkday => "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1".into(),
+        }
+    }
+}
+
+impl Rule {
+    fn recurrence(&self) -> Recurrence {
+        match self {
+            Rule::Named(recurrence) => recurrence.clone(),
+            Rule::Rfc(rule) => Recurrence::Rule {
+                rrule: RRule::parse(&rule.text()).expect("the model's rules parse"),
+            },
+        }
+    }
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
     let weekday = (0usize..7).prop_map(|i| WEEKDAYS[i]);
     prop_oneof![
         // Month ends are where schedules go wrong (C08): draw them often.
-        prop_oneof![1u32..=31, 28u32..=31].prop_map(|day| Recurrence::MonthlyOnDay { day }),
-        Just(Recurrence::MonthlyLastDay),
-        (prop_oneof![1u32..=5, Just(5u32)], weekday.clone())
-            .prop_map(|(nth, weekday)| Recurrence::MonthlyNthWeekday { nth, weekday }),
+        prop_oneof![1u32..=31, 28u32..=31]
+            .prop_map(|day| Rule::Named(Recurrence::MonthlyOnDay { day })),
+        Just(Rule::Named(Recurrence::MonthlyLastDay)),
+        (prop_oneof![1u32..=5, Just(5u32)], weekday.clone()).prop_map(|(nth, weekday)| {
+            Rule::Named(Recurrence::MonthlyNthWeekday { nth, weekday })
+        }),
         weekday
             .clone()
-            .prop_map(|weekday| Recurrence::MonthlyLastWeekday { weekday }),
-        (1u32..=3, weekday)
-            .prop_map(|(interval, weekday)| Recurrence::Weekly { interval, weekday }),
+            .prop_map(|weekday| Rule::Named(Recurrence::MonthlyLastWeekday { weekday })),
+        (1u32..=3, weekday.clone())
+            .prop_map(|(interval, weekday)| Rule::Named(Recurrence::Weekly { interval, weekday })),
+        Just(Rule::Rfc(RfcRule::LastDay)),
+        (1u32..=5, weekday.clone()).prop_map(|(n, w)| Rule::Rfc(RfcRule::NthWeekday(n, w))),
+        (1u32..=3, weekday).prop_map(|(n, w)| Rule::Rfc(RfcRule::Weekly(n, w))),
+        Just(Rule::Rfc(RfcRule::LastWorkday)),
     ]
 }
 
@@ -99,7 +162,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     (
         0usize..ZONES.len(),
         0i64..1100,
-        recurrence(),
+        rule(),
         0u64..40,
         proptest::option::of(20u64..140),
         proptest::collection::vec(visit, 0..4),
@@ -111,7 +174,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             |(
                 zone,
                 base,
-                recurrence,
+                rule,
                 first_offset,
                 until_days,
                 visits,
@@ -125,7 +188,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 Scenario {
                     zone: ZONES[zone],
                     base,
-                    recurrence,
+                    rule,
                     first_offset,
                     until_days,
                     visits,
@@ -147,11 +210,29 @@ fn days_in_month(day: NaiveDate) -> u32 {
 }
 
 /// Whether `day` is a date of the schedule, straight from what each rule says.
-fn model_matches(recurrence: Recurrence, first: NaiveDate, day: NaiveDate) -> bool {
+fn model_matches(rule: &Rule, first: NaiveDate, day: NaiveDate) -> bool {
     if day < first {
         return false;
     }
     let last = days_in_month(day);
+    let monday_of = |d: NaiveDate| d - Days::new(u64::from(d.weekday().num_days_from_monday()));
+    let recurrence = match rule {
+        Rule::Named(recurrence) => recurrence.clone(),
+        Rule::Rfc(RfcRule::LastDay) => return day.day() == last,
+        Rule::Rfc(RfcRule::NthWeekday(nth, weekday)) => {
+            return day.weekday() == *weekday && (day.day() - 1) / 7 + 1 == *nth;
+        }
+        Rule::Rfc(RfcRule::Weekly(interval, weekday)) => {
+            let weeks = (monday_of(day) - monday_of(first)).num_days() / 7;
+            return day.weekday() == *weekday && weeks % i64::from(*interval) == 0;
+        }
+        Rule::Rfc(RfcRule::LastWorkday) => {
+            let workday = |d: NaiveDate| d.weekday().num_days_from_monday() < 5;
+            let later_workday = (day.day() + 1..=last)
+                .any(|d| NaiveDate::from_ymd_opt(day.year(), day.month(), d).is_some_and(workday));
+            return workday(day) && !later_workday;
+        }
+    };
     match recurrence {
         Recurrence::MonthlyOnDay { day: wanted } => day.day() == wanted.min(last),
         Recurrence::MonthlyLastDay => day.day() == last,
@@ -171,6 +252,7 @@ fn model_matches(recurrence: Recurrence, first: NaiveDate, day: NaiveDate) -> bo
                 && day >= anchor
                 && ((day - anchor).num_days() / 7) % i64::from(interval) == 0
         }
+        Recurrence::Rule { .. } => unreachable!("the model draws RRULEs as `Rule::Rfc`"),
     }
 }
 
@@ -226,8 +308,7 @@ fn model(scenario: &Scenario) -> Expected {
     let mut fixed = BTreeSet::new();
     let mut day = first;
     while day <= swept_through {
-        if until.is_none_or(|until| day <= until) && model_matches(scenario.recurrence, first, day)
-        {
+        if until.is_none_or(|until| day <= until) && model_matches(&scenario.rule, first, day) {
             fixed.insert(day);
         }
         day = day.succ_opt().expect("dates go on");
@@ -323,7 +404,7 @@ async fn seed(stack: &TestStack, company: &Company, client: &Client, scenario: &
     let slug = &company.slug;
     let first = scenario.base + Days::new(scenario.first_offset);
     let until = scenario.until_days.map(|d| first + Days::new(d));
-    let schedule = Schedule::new(first, until, scenario.recurrence).expect("valid schedule");
+    let schedule = Schedule::new(first, until, scenario.rule.recurrence()).expect("valid schedule");
     let job = Job {
         id: DocumentId::random(),
         title: "Contract".into(),

@@ -12,6 +12,7 @@ mod emails;
 mod input;
 mod leads;
 pub mod openapi;
+mod payments_feed;
 mod reply;
 mod settings;
 mod why;
@@ -39,6 +40,7 @@ pub enum Handler {
     Documents(documents::Endpoint),
     Emails(emails::Endpoint),
     Leads(leads::Endpoint),
+    PaymentsFeed(payments_feed::Endpoint),
 }
 
 /// One endpoint: method, path under `/api/v1/` with `{param}` segments, and its handler.
@@ -61,6 +63,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(documents::routes());
     all.extend(emails::routes());
     all.extend(leads::routes());
+    all.extend(payments_feed::routes());
     all
 }
 
@@ -192,6 +195,8 @@ async fn serve(ctx: &AppContext, req: &Request) -> Served {
         Handler::Documents(endpoint) => documents::serve(endpoint, &call).await,
         Handler::Emails(endpoint) => emails::serve(endpoint, &call).await,
         Handler::Leads(endpoint) => leads::serve(endpoint, &call).await,
+        // Boxed: a debug build keeps every arm's future on the stack at once.
+        Handler::PaymentsFeed(endpoint) => Box::pin(payments_feed::serve(endpoint, &call)).await,
     };
     answer
         .map(|response| (name, response))

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{documents, emails, leads, settings, why};
+use crate::{documents, emails, leads, payments_feed, settings, why};
 
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
@@ -21,6 +21,7 @@ pub fn document() -> Value {
         documents::openapi_paths(),
         emails::openapi_paths(),
         leads::openapi_paths(),
+        payments_feed::openapi_paths(),
     ];
     for part in parts {
         if let Value::Object(entries) = part {

@@ -1,15 +1,19 @@
 //! `GET` and `PATCH /api/v1/settings`: the company's name, time zone, currency, notice
 //! address and portal settings. The portal reads them on every page, so a change reaches
 //! every client at once, with no migration.
+//!
+//! Card payment can be switched on only with a connected Stripe account (`acct_...`), in the
+//! same request or before, and the account cannot be taken away while payment is on: the
+//! portal would otherwise offer a Pay button that leads nowhere.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use porchlight_shared::domain::{Appearance, Company, Settings};
+use porchlight_shared::domain::{Appearance, Company, TaxRounding};
 use porchlight_shared::mail::Mailbox;
-use porchlight_shared::money::Currency;
+use porchlight_shared::money::{Currency, Money};
 
 use crate::input::Fields;
 use crate::reply::{self, ApiError};
@@ -36,7 +40,9 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The company as the API shows it.
+/// The company as the API shows it. The settings are named one by one, as the OpenAPI
+/// document and `porchlight company settings show --json` name them; the minimum payment is
+/// money in the company's currency, like every other amount of the API.
 #[derive(Debug, Serialize)]
 struct CompanySettings<'a> {
     slug: &'a str,
@@ -44,12 +50,20 @@ struct CompanySettings<'a> {
     time_zone: &'a str,
     currency: &'a str,
     notify_email: &'a str,
-    #[serde(flatten)]
-    settings: &'a Settings,
+    paid_invoice_months: u32,
+    proposal_open_days: u32,
+    one_off_invoices: Appearance,
+    per_visit_invoices: Appearance,
+    hide_zero_total: bool,
+    payments_enabled: bool,
+    stripe_account: Option<&'a str>,
+    minimum_payment: Money,
+    tax_rounding: TaxRounding,
     version: u64,
 }
 
 fn show(company: &Company, version: u64) -> Response<Body> {
+    let settings = &company.settings;
     reply::ok(
         StatusCode::OK,
         &CompanySettings {
@@ -58,10 +72,30 @@ fn show(company: &Company, version: u64) -> Response<Body> {
             time_zone: company.time_zone.name(),
             currency: company.currency.code(),
             notify_email: &company.notify_email,
-            settings: &company.settings,
+            paid_invoice_months: settings.paid_invoice_months,
+            proposal_open_days: settings.proposal_open_days,
+            one_off_invoices: settings.one_off_invoices,
+            per_visit_invoices: settings.per_visit_invoices,
+            hide_zero_total: settings.hide_zero_total,
+            payments_enabled: settings.payments_enabled,
+            stripe_account: settings.stripe_account.as_deref(),
+            minimum_payment: Money::new(settings.minimum_payment_minor, company.currency.clone()),
+            tax_rounding: settings.tax_rounding,
             version,
         },
     )
+}
+
+const TAX_ROUNDINGS: [(&str, TaxRounding); 2] = [
+    ("whole_document", TaxRounding::WholeDocument),
+    ("per_line", TaxRounding::PerLine),
+];
+
+/// A Stripe connected-account id: `acct_` and letters or digits.
+fn is_stripe_account(text: &str) -> bool {
+    text.strip_prefix("acct_").is_some_and(|rest| {
+        (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 const APPEARANCES: [(&str, Appearance); 4] = [
@@ -103,6 +137,9 @@ async fn change(
         "per_visit_invoices",
         "hide_zero_total",
         "payments_enabled",
+        "stripe_account",
+        "minimum_payment",
+        "tax_rounding",
     ]);
     let version = fields.value("version").and_then(|v| v.as_u64());
     if version.is_none() {
@@ -151,8 +188,23 @@ async fn change(
     if let Some(flag) = fields.optional_bool("hide_zero_total") {
         settings.hide_zero_total = flag;
     }
-    if let Some(flag) = fields.optional_bool("payments_enabled") {
+    let enabling = fields.optional_bool("payments_enabled");
+    if let Some(flag) = enabling {
         settings.payments_enabled = flag;
+    }
+    read_payment_settings(&mut fields, &mut company);
+    if company.settings.payments_enabled && company.settings.stripe_account.is_none() {
+        if enabling == Some(true) {
+            fields.problem(
+                "payments_enabled",
+                "needs a connected Stripe account: send `stripe_account` too",
+            );
+        } else {
+            fields.problem(
+                "stripe_account",
+                "cannot be removed while payments are enabled: send `payments_enabled: false`",
+            );
+        }
     }
     fields.finish()?;
 
@@ -166,6 +218,36 @@ async fn change(
             Ok(show(&company, next))
         }
         Err(conflict) => Err(stale(conflict.current.unwrap_or(current))),
+    }
+}
+
+/// The Stripe account, the least part payment and the tax rounding. The minimum is read in
+/// the currency the company has after this change.
+fn read_payment_settings(fields: &mut Fields<'_>, company: &mut Company) {
+    if fields.is_cleared("stripe_account") {
+        company.settings.stripe_account = None;
+    } else if let Some(account) = fields.optional_text("stripe_account", 80) {
+        if is_stripe_account(&account) {
+            company.settings.stripe_account = Some(account);
+        } else {
+            fields.problem(
+                "stripe_account",
+                "must be a Stripe account id: `acct_` and letters or digits, or null",
+            );
+        }
+    }
+    if fields.has("minimum_payment") {
+        let currency = company.currency.clone();
+        match fields.required_amount("minimum_payment", &currency) {
+            Some(least) if least.minor < 0 => {
+                fields.problem("minimum_payment", "must not be negative");
+            }
+            Some(least) => company.settings.minimum_payment_minor = least.minor,
+            None => {}
+        }
+    }
+    if let Some(rounding) = fields.optional_choice("tax_rounding", &TAX_ROUNDINGS) {
+        company.settings.tax_rounding = rounding;
     }
 }
 
@@ -192,7 +274,21 @@ pub fn openapi_paths() -> serde_json::Value {
             "one_off_invoices": appearance,
             "per_visit_invoices": appearance,
             "hide_zero_total": { "type": "boolean" },
-            "payments_enabled": { "type": "boolean" },
+            "payments_enabled": { "type": "boolean",
+                "description": "Card payment in the portal; needs a stripe_account" },
+            "stripe_account": { "type": ["string", "null"], "pattern": "^acct_[A-Za-z0-9]+$",
+                "description": "The connected Stripe account payments go to" },
+            "minimum_payment": {
+                "oneOf": [
+                    { "$ref": "#/components/schemas/Money" },
+                    { "type": "string", "example": "25.00" }
+                ],
+                "description": "The least part of a balance a client may pay at once, in \
+                    the company's currency (a smaller balance can still be paid in full); \
+                    answered as money, sent as money or as a decimal string" },
+            "tax_rounding": { "type": "string", "enum": ["whole_document", "per_line"],
+                "description": "How tax computed from a `tax` rate is rounded: once over the \
+                    taxable net (default), or line by line, each half away from zero" },
             "version": { "type": "integer" }
         }
     });
@@ -210,7 +306,8 @@ pub fn openapi_paths() -> serde_json::Value {
                 "responses": {
                     "200": { "description": "The changed settings" },
                     "409": { "description": "The settings changed since they were read" },
-                    "422": { "description": "Invalid fields, each named" }
+                    "422": { "description": "Invalid fields, each named; payments enabled \
+                        without a Stripe account" }
                 }
             }
         }

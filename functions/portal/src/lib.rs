@@ -4,8 +4,10 @@
 //! - `GET /p/{slug}`: the login page, the account chooser, or the portal home;
 //!   `?leadform=true` opens the service-request form.
 //! - `GET /p/{slug}/proposals/{id}` and `GET /p/{slug}/invoices/{id}`: one document the
-//!   client may see.
+//!   client may see. An invoice the company takes card payments for also has the pay form
+//!   (JSON `payment`), which posts to the `checkout` function.
 //! - `GET /p/{slug}/login` (the sign-in form's address, reloaded): back to the portal.
+//! - `GET /p/{slug}/payments`: the client's payment history (see the `payments` module).
 //! - `GET /p/{slug}/calendar/{client}/{token}.ics`: the client's visits as an iCalendar
 //!   feed (see the `calendar` module); a wrong, old or revoked token gets the one 404.
 //! - Every address no other route has (the API's `$default` route): the one 404.
@@ -15,6 +17,7 @@
 //! what a client changes goes through the `preferences` function.
 
 mod calendar;
+mod payments;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -24,7 +27,8 @@ use porchlight_shared::domain::Company;
 use porchlight_shared::http::{self, Failure, PortalPath};
 use porchlight_shared::ids::DocumentId;
 use porchlight_shared::lead_form::LeadForm;
-use porchlight_shared::portal::{ClientControls, PortalDay, PortalHome};
+use porchlight_shared::payments::stripe_api;
+use porchlight_shared::portal::{ClientControls, InvoiceDetail, PayOffer, PortalDay, PortalHome};
 use porchlight_shared::store::ClientPortal;
 use porchlight_shared::views::{self, portal as pages};
 
@@ -70,6 +74,10 @@ async fn route(ctx: &AppContext, req: &Request) -> Answer {
         ["invoices", id] => Ok((
             "/p/{slug}/invoices/{id}",
             invoice(ctx, req, &company, id).await?,
+        )),
+        ["payments"] => Ok((
+            "/p/{slug}/payments",
+            payments::history(ctx, req, &company).await?,
         )),
         ["calendar", client, feed] => Ok((
             "/p/{slug}/calendar/{client}/{feed}",
@@ -291,15 +299,39 @@ async fn invoice(
         Err(answer) => return Ok(answer),
     };
 
-    let day = PortalDay::new(company, &viewing.portal, company.today(ctx.clock.now()));
+    let now = ctx.clock.now();
+    let day = PortalDay::new(company, &viewing.portal, company.today(now));
     let Some(detail) = day.invoice(&id) else {
         return Ok(http::not_found(json, Some(names)));
     };
+    let offer = day.pay_offer(&id, now);
     if json {
-        return Ok(http::json(StatusCode::OK, &detail));
+        let body = InvoiceJson {
+            detail: &detail,
+            payment: offer.as_ref(),
+        };
+        return Ok(http::json(StatusCode::OK, &body));
     }
-    let page = pages::invoice(names, &detail, &viewer(&viewing.signed_in));
-    Ok(http::html(StatusCode::OK, page))
+    let pay = offer.as_ref().map(|offer| pages::PayForm {
+        offer,
+        amount: None,
+        error: None,
+    });
+    let page = pages::invoice(names, &detail, &viewer(&viewing.signed_in), pay.as_ref());
+    let mut response = http::html(StatusCode::OK, page);
+    if offer.is_some() {
+        stripe_api::allow_checkout_redirect(&mut response, &ctx.config.stripe);
+    }
+    Ok(response)
+}
+
+/// An invoice's JSON: the detail, and the card payment offer (`null` when the invoice
+/// cannot be paid online now).
+#[derive(serde::Serialize)]
+struct InvoiceJson<'a> {
+    #[serde(flatten)]
+    detail: &'a InvoiceDetail,
+    payment: Option<&'a PayOffer>,
 }
 
 fn viewer(signed_in: &SignedIn) -> pages::Viewer<'_> {

@@ -28,6 +28,9 @@ async fn run() -> Result<(), String> {
         .parse()
         .map_err(|_| "PORCHLIGHT_PORT must be a port number".to_owned())?;
     let listener = stack::listen(port).await.map_err(|e| error_chain(&e))?;
+    let stripe = stack::start_stripe_stub()
+        .await
+        .map_err(|e| error_chain(&e))?;
 
     stack::prepare(&ctx).await.map_err(|e| error_chain(&e))?;
     let sample = stack::sample_dir();
@@ -56,6 +59,7 @@ async fn run() -> Result<(), String> {
         outbox.display()
     );
     println!("  Operator CLI: cargo run -q --bin porchlight -- --local company list");
+    println!("  Card payments: the local Stripe stand-in at {stripe}; pay with 4242 4242 4242 4242");
     println!("  Sweep:        hourly, or by hand: cargo run -q --bin porchlight -- --local sweep");
     println!("Press Ctrl-C to stop.");
 

@@ -3,6 +3,10 @@
 //! URL, so the local stack and the tests point the same code at a stand-in.
 
 pub mod amounts;
+pub mod events;
+pub mod receipts;
+pub mod signature;
+pub mod stripe_api;
 
 /// How to reach Stripe. Read once at start; secrets are never logged.
 #[derive(Clone, Default)]

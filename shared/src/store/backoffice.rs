@@ -1,13 +1,15 @@
 //! Storage for the back-office API: records kept together with what the API remembers about
 //! them on the same item (the fingerprint of the request that created them, a client's
 //! natural key and named contacts), changes to a proposal that must never touch an accepted
-//! one, payments that lower invoice balances in one transaction, and the email index kept
-//! right when several writers change the same address at once.
+//! one, payments that lower invoice balances in one transaction (and enter the company's
+//! payments feed, which the back office reads from a cursor to reconcile), and the email
+//! index kept right when several writers change the same address at once.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
 };
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_attribute_value, to_attribute_value};
@@ -103,6 +105,116 @@ pub enum PaymentOutcome {
         invoice_id: DocumentId,
         why: InvoiceRefusal,
     },
+}
+
+/// The payment item attribute that says where a payment came from, for the payments feed.
+/// Written beside the feed's `GSI1PK`/`GSI1SK`; domain records ignore it when they decode.
+pub const PAYMENT_SOURCE: &str = "payment_source";
+
+/// Where a payment came from, as the payments feed tells the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentSource {
+    /// Paid by card through Stripe Checkout.
+    Stripe,
+    /// Recorded through the back-office API (a check, cash, a bank transfer).
+    Api,
+    /// Imported from QuickBooks.
+    Import,
+}
+
+impl PaymentSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentSource::Stripe => "stripe",
+            PaymentSource::Api => "api",
+            PaymentSource::Import => "import",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [
+            PaymentSource::Stripe,
+            PaymentSource::Api,
+            PaymentSource::Import,
+        ]
+        .into_iter()
+        .find(|source| source.name() == name)
+    }
+}
+
+/// The attributes that put a payment written at `at` into its company's payments feed: the
+/// feed's GSI1 keys, and where the payment came from. Payment items carry no sweep hint, so
+/// GSI1 is theirs alone. Every writer of a payment adds them, so that a change of the
+/// payment (an import of new content, a refund) moves it to the feed's end again.
+pub fn feed_attributes(
+    slug: &CompanySlug,
+    client: &ClientId,
+    payment: &DocumentId,
+    source: PaymentSource,
+    at: DateTime<Utc>,
+) -> Item {
+    Item::from([
+        (
+            keys::GSI1PK.to_owned(),
+            s(&keys::payments_feed_partition(slug)),
+        ),
+        (
+            keys::GSI1SK.to_owned(),
+            s(&keys::payments_feed_position(at, client, payment)),
+        ),
+        (PAYMENT_SOURCE.to_owned(), s(source.name())),
+    ])
+}
+
+/// One payment of the feed, with where it stands in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    pub client_id: ClientId,
+    pub payment: Payment,
+    /// The payment's `GSI1SK`: a cursor that names exactly this place in the feed.
+    pub position: String,
+    /// When the payment was last written, read from its position.
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Absent for a payment written before sources were recorded.
+    pub source: Option<PaymentSource>,
+}
+
+impl FeedEntry {
+    fn from_item(slug: &CompanySlug, mut item: Item) -> Result<Self, StoreError> {
+        let text = |item: &Item, name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
+        };
+        let pk = text(&item, keys::PK).unwrap_or_default();
+        let position = text(&item, keys::GSI1SK).unwrap_or_default();
+        let source = text(&item, PAYMENT_SOURCE).and_then(|name| PaymentSource::from_name(&name));
+        item.remove(NOTES);
+        let client_id =
+            keys::client_of_partition(slug, &pk).and_then(|client| ClientId::parse(client).ok());
+        let Some(client_id) = client_id else {
+            // The feed partition holds only payments of client partitions; anything else
+            // there is a bug to see, not an item to skip.
+            return Err(StoreError::Decode {
+                entity: Entity::Payment.name(),
+                sk: text(&item, keys::SK).unwrap_or_default(),
+                pk,
+                source: serde::de::Error::custom("a feed entry outside a client partition"),
+            });
+        };
+        let recorded_at = position
+            .split('#')
+            .next()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.with_timezone(&Utc));
+        Ok(Self {
+            client_id,
+            payment: decode(Entity::Payment, item)?,
+            position,
+            recorded_at,
+            source,
+        })
+    }
 }
 
 /// A digest of a JSON request body that does not depend on the order of its keys, so a
@@ -404,6 +516,13 @@ impl Store {
         let mut item = encode(&payment_key, Entity::Payment, payment)?;
         item.extend(notes_attribute(Entity::Payment, notes)?);
         item.insert(VERSION.into(), number(1));
+        item.extend(feed_attributes(
+            slug,
+            client,
+            &payment.id,
+            PaymentSource::Api,
+            Utc::now(),
+        ));
         let record = Put::builder()
             .table_name(self.table_name())
             .set_item(Some(item))
@@ -498,6 +617,44 @@ impl Store {
             });
         }
         Err(StoreError::ConditionFailed { operation })
+    }
+
+    /// Up to `limit` payments of the company written after the feed position `after` (from
+    /// the feed's start without it), oldest first: one Query of GSI1. GSI reads are
+    /// eventually consistent, so a payment written a moment ago may not be there yet, and
+    /// one written just before a later one may show up after it; readers re-read from a
+    /// little before their cursor (see the API's payments feed).
+    pub async fn payments_since(
+        &self,
+        slug: &CompanySlug,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let condition = match after {
+            Some(_) => "GSI1PK = :pk AND GSI1SK > :after",
+            None => "GSI1PK = :pk",
+        };
+        let mut query = self
+            .dynamo()
+            .query()
+            .table_name(self.table_name())
+            .index_name(keys::GSI1)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":pk", s(&keys::payments_feed_partition(slug)))
+            .scan_index_forward(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        if let Some(after) = after {
+            query = query.expression_attribute_values(":after", s(after));
+        }
+        self.count();
+        let output = query.send().await.map_err(|e| request_error("Query", e))?;
+        self.add_items_read(u64::try_from(output.scanned_count).unwrap_or(0));
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| FeedEntry::from_item(slug, item))
+            .collect()
     }
 
     /// Lets `email` reach `client` (and shows the client's current name there), keeping

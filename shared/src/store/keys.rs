@@ -94,6 +94,10 @@ pub enum Entity {
     Notice,
     DigestDay,
     ClientPreferences,
+    CheckoutAttempt,
+    StripeEvent,
+    StripePaymentIntent,
+    StripeRefund,
 }
 
 impl Entity {
@@ -121,6 +125,10 @@ impl Entity {
             Entity::Notice => "notice",
             Entity::DigestDay => "digest_day",
             Entity::ClientPreferences => "client_preferences",
+            Entity::CheckoutAttempt => "checkout_attempt",
+            Entity::StripeEvent => "stripe_event",
+            Entity::StripePaymentIntent => "stripe_payment_intent",
+            Entity::StripeRefund => "stripe_refund",
         }
     }
 
@@ -148,6 +156,10 @@ impl Entity {
             Entity::Notice,
             Entity::DigestDay,
             Entity::ClientPreferences,
+            Entity::CheckoutAttempt,
+            Entity::StripeEvent,
+            Entity::StripePaymentIntent,
+            Entity::StripeRefund,
         ];
         ALL.iter().copied().find(|entity| entity.name() == name)
     }

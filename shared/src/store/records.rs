@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, Entity};
+use super::payments::CheckoutAttempt;
 use super::{StoreError, decode};
 use crate::domain::{
     Acceptance, Client, ClientPreferences, ClientRef, Invoice, Job, Payment, Proposal, Visit,
@@ -114,6 +115,9 @@ pub struct ClientPortal {
     pub invoices: Vec<Invoice>,
     pub payments: Vec<Payment>,
     pub preferences: ClientPreferences,
+    /// The client's Stripe Checkout Sessions, so a page can say "processing" for an
+    /// invoice whose payment the webhook has not confirmed yet.
+    pub checkouts: Vec<CheckoutAttempt>,
 }
 
 impl ClientPortal {
@@ -151,6 +155,11 @@ impl ClientPortal {
                 Some(Entity::ClientPreferences) => {
                     portal.preferences = decode(Entity::ClientPreferences, item)?;
                 }
+                Some(Entity::CheckoutAttempt) => {
+                    portal
+                        .checkouts
+                        .push(decode(Entity::CheckoutAttempt, item)?);
+                }
                 other => {
                     tracing::warn!(entity = ?other, "unexpected item in a client partition");
                 }
@@ -169,6 +178,7 @@ struct ClientPortalParts {
     invoices: Vec<Invoice>,
     payments: Vec<Payment>,
     preferences: ClientPreferences,
+    checkouts: Vec<CheckoutAttempt>,
 }
 
 impl ClientPortalParts {
@@ -182,6 +192,7 @@ impl ClientPortalParts {
             invoices: self.invoices,
             payments: self.payments,
             preferences: self.preferences,
+            checkouts: self.checkouts,
         }
     }
 }

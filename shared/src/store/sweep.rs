@@ -81,7 +81,7 @@ pub struct DueEntry {
 
 #[derive(Debug, Clone)]
 pub enum Due {
-    Schedule(ScheduleCursor),
+    Schedule(Box<ScheduleCursor>),
     Invoice {
         client: ClientId,
         invoice: Box<Invoice>,
@@ -677,7 +677,7 @@ fn due_entry(slug: &CompanySlug, item: Item) -> Option<DueEntry> {
     let client = keys::client_of_partition(slug, &key.pk).and_then(|c| ClientId::parse(c).ok());
     let what = match (entity, client) {
         (Some(Entity::FixedSchedule), _) => match decode(Entity::FixedSchedule, item) {
-            Ok(cursor) => Due::Schedule(cursor),
+            Ok(cursor) => Due::Schedule(Box::new(cursor)),
             Err(error) => {
                 tracing::warn!(error = %error, "schedule cursor does not decode");
                 Due::Other { entity }

@@ -5,6 +5,7 @@ pub mod accept_link;
 pub mod email;
 pub mod lead;
 pub mod login;
+pub mod payments;
 pub mod portal;
 
 use chrono::NaiveDate;

@@ -7,7 +7,9 @@ use super::{date, layout};
 use crate::domain::{Line, LineKind, PaymentStatus};
 use crate::ids::CompanySlug;
 use crate::money::Money;
-use crate::portal::{ClientControls, InvoiceDetail, PortalHome, PropertyVisits, ProposalDetail};
+use crate::portal::{
+    ClientControls, InvoiceDetail, PayOffer, PortalHome, PropertyVisits, ProposalDetail,
+};
 use crate::rules::ProposalStatus;
 
 /// Who is looking, as the header shows it.
@@ -44,6 +46,7 @@ pub fn home(home: &PortalHome, viewer: &Viewer, controls: &ClientControls) -> Ma
             p { a href={ "/p/" (home.company.slug) "/?choose=account" } { "Switch account" } }
         }
         (home_documents(home))
+        p { a href={ "/p/" (home.company.slug) "/payments" } { "Your payment history" } }
         (client_controls(&home.company.name, controls))
     };
     layout("Your portal", Some(company), Some(viewer.email), content)
@@ -286,7 +289,13 @@ pub fn proposal(
     )
 }
 
-pub fn invoice(company: (&CompanySlug, &str), detail: &InvoiceDetail, viewer: &Viewer) -> Markup {
+/// An invoice's page; `pay` is the card payment form, when the invoice can be paid now.
+pub fn invoice(
+    company: (&CompanySlug, &str),
+    detail: &InvoiceDetail,
+    viewer: &Viewer,
+    pay: Option<&PayForm>,
+) -> Markup {
     let (slug, _) = company;
     let summary = &detail.summary;
     layout(
@@ -310,6 +319,146 @@ pub fn invoice(company: (&CompanySlug, &str), detail: &InvoiceDetail, viewer: &V
                 }
                 p { strong { "Balance due: " (summary.balance) } }
             }
+            (super::payments::invoice_payments(slug.as_str(), &detail.payments))
+            @if let Some(pay) = pay { (pay_section(pay)) }
         },
     )
+}
+
+// Card payment: the pay form on the invoice page and the page Stripe returns the client to.
+
+/// The pay form as shown: the offer, and after a refused post what was typed and why.
+pub struct PayForm<'a> {
+    pub offer: &'a PayOffer,
+    pub amount: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+fn pay_section(form: &PayForm) -> Markup {
+    let offer = form.offer;
+    let code = offer.balance.currency.code();
+    let typed = form
+        .amount
+        .map_or_else(|| offer.balance.to_decimal_string(), str::to_owned);
+    html! {
+        div.card #pay {
+            h2 { "Pay online" }
+            @if offer.processing {
+                p.notice role="status" {
+                    "A card payment for this invoice is being processed. It shows here once \
+                     the card is confirmed; if you left the payment page without paying, you \
+                     can start again."
+                }
+            }
+            form method="post" action=(offer.pay_path) {
+                label for="pay-amount" { "Amount (" (code) ")" }
+                input #pay-amount type="text" inputmode="decimal" name="amount" value=(typed)
+                    autocomplete="off" required
+                    aria-invalid=[form.error.map(|_| "true")]
+                    aria-describedby="pay-help";
+                @if let Some(error) = form.error {
+                    p.error role="alert" { (error) }
+                }
+                p.muted #pay-help {
+                    "The whole balance is " (offer.balance) ". You can pay part of it"
+                    @if let Some(minimum) = &offer.minimum {
+                        " (at least " (minimum) ")"
+                    }
+                    "."
+                }
+                button type="submit" { "Pay by card" }
+            }
+            p.muted { "You pay on Stripe's secure page; your card details never reach us." }
+        }
+    }
+}
+
+/// Where a card payment stands, as the return page tells it.
+pub enum PaymentState<'a> {
+    /// Stripe confirmed the money; the invoice's balance now, if it is still on record.
+    Received {
+        balance: Option<&'a Money>,
+    },
+    /// Not confirmed yet: the page reloads itself.
+    Processing,
+    Failed {
+        why: Option<&'a str>,
+    },
+    Expired,
+    /// Stripe says paid, but the payment does not match the invoice: staff must look.
+    Unconfirmed,
+}
+
+/// The page Stripe sends the client back to after paying (or trying to pay).
+pub fn payment_return(
+    company: (&CompanySlug, &str),
+    viewer: &Viewer,
+    invoice_path: &str,
+    invoice_number: Option<&str>,
+    amount: &Money,
+    state: &PaymentState,
+) -> Markup {
+    let (_, company_name) = company;
+    let title = match state {
+        PaymentState::Received { .. } => "Payment received",
+        PaymentState::Processing => "Processing your payment…",
+        PaymentState::Failed { .. } => "Payment not completed",
+        PaymentState::Expired => "Payment not completed",
+        PaymentState::Unconfirmed => "Payment being checked",
+    };
+    let content = html! {
+        @if matches!(state, PaymentState::Processing) {
+            // Reloads until the payment is confirmed; no script needed.
+            meta http-equiv="refresh" content="3";
+        }
+        p { a href=(invoice_path) { "← Back to the invoice" } }
+        h1 { (title) }
+        div.card {
+            @match state {
+                PaymentState::Received { balance } => {
+                    p.ok role="status" {
+                        "Thank you: we received your payment of " strong { (amount) }
+                        @if let Some(number) = invoice_number { " for invoice #" (number) }
+                        "."
+                    }
+                    @if let Some(balance) = balance {
+                        @if balance.minor <= 0 {
+                            p { "The invoice is now paid in full." }
+                        } @else {
+                            p { "Balance still due: " strong { (balance) } }
+                        }
+                    }
+                }
+                PaymentState::Processing => {
+                    p role="status" {
+                        "Your payment of " strong { (amount) } " is being confirmed. This page \
+                         updates by itself in a few seconds."
+                    }
+                    p.muted { "You can close it: the payment shows on the invoice once confirmed." }
+                }
+                PaymentState::Failed { why } => {
+                    p.notice role="alert" {
+                        "Your payment of " (amount) " did not go through"
+                        @if let Some(why) = why { ": " (why) }
+                        ". No money was taken."
+                    }
+                    a.button href={ (invoice_path) "#pay" } { "Try again" }
+                }
+                PaymentState::Expired => {
+                    p.notice role="alert" {
+                        "This payment of " (amount) " was not finished in time, so it was \
+                         cancelled. No money was taken."
+                    }
+                    a.button href={ (invoice_path) "#pay" } { "Try again" }
+                }
+                PaymentState::Unconfirmed => {
+                    p.notice role="alert" {
+                        "We could not match this payment of " (amount) " to the invoice yet. "
+                        (company_name) " will check it; please do not pay again meanwhile."
+                    }
+                }
+            }
+        }
+    };
+    layout(title, Some(company), Some(viewer.email), content)
 }

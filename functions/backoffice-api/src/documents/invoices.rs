@@ -2,6 +2,10 @@
 //! `GET`/`PATCH clients/{client}/invoices/{invoice}` and `POST
 //! clients/{client}/invoices/{invoice}/payments`.
 //!
+//! An invoice (or a proposal) created with a `tax` rate gets its tax line computed here, with
+//! the company's rounding (case C07), so its lines always add up to its total and a payment
+//! of the amount shown leaves exactly nothing to pay.
+//!
 //! A voided invoice is kept for the record and never shown; it changes no more. A payment
 //! is recorded in one transaction with the lowering of the invoice's balance, which must
 //! still cover it; its id comes from the required `Idempotency-Key`, so a retried payment
@@ -12,11 +16,14 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use porchlight_shared::domain::{AppliedPayment, Billing, Invoice, Payment, PaymentStatus};
+use porchlight_shared::domain::{
+    AppliedPayment, Billing, Invoice, Line, LineKind, Payment, PaymentStatus, TaxRounding,
+};
 use porchlight_shared::ids::{ClientId, DocumentId};
-use porchlight_shared::money::Money;
+use porchlight_shared::money::{Currency, Money};
 use porchlight_shared::store::backoffice::{ApiRecord, InvoiceRefusal, PaymentOutcome};
 use porchlight_shared::store::{Entity, keys};
+use porchlight_shared::tax::{self, TaxRate};
 
 use super::jobs::{stored_job, stored_visit};
 use super::{
@@ -157,6 +164,128 @@ fn check_invoice(fields: &mut Fields<'_>, invoice: &Invoice) {
     }
 }
 
+/// A `tax` to compute on a new document: `{"rate": "8.25", "description": "Sales tax"}`.
+pub(super) struct TaxRequest {
+    rate: TaxRate,
+    description: String,
+}
+
+/// What a create said about tax.
+pub(super) enum Taxing {
+    /// No `tax`: the caller's lines and total are taken as they are.
+    None,
+    Compute(TaxRequest),
+    /// A `tax` with problems, already named.
+    Invalid,
+}
+
+/// The `tax` object of a create. The rate is a decimal string, never a JSON number: a
+/// number would reach us through floating point, which cannot hold 8.25 exactly.
+pub(super) fn read_tax(fields: &mut Fields<'_>) -> Taxing {
+    if !fields.has("tax") {
+        return Taxing::None;
+    }
+    let Some(mut inner) = fields.optional_object("tax") else {
+        return Taxing::Invalid;
+    };
+    inner.only(&["rate", "description"]);
+    let rate = match inner.value("rate") {
+        None => {
+            inner.problem("rate", "is required");
+            None
+        }
+        Some(Value::String(text)) => match TaxRate::parse(text.trim()) {
+            Ok(rate) => Some(rate),
+            Err(_) => {
+                inner.problem(
+                    "rate",
+                    "must be a percentage from 0 to 100 with at most 6 decimals, such as \
+                     `8.25`",
+                );
+                None
+            }
+        },
+        Some(_) => {
+            inner.problem("rate", "must be a string such as `8.25`, not a number");
+            None
+        }
+    };
+    let description = inner
+        .optional_text("description", 200)
+        .unwrap_or_else(|| "Tax".to_owned());
+    fields.absorb(inner);
+    match rate {
+        Some(rate) => Taxing::Compute(TaxRequest { rate, description }),
+        None => Taxing::Invalid,
+    }
+}
+
+/// The `total` of a create: required unless Porchlight computes it from a `tax`.
+pub(super) fn read_total(
+    fields: &mut Fields<'_>,
+    taxing: &Taxing,
+    currency: &Currency,
+) -> Option<Money> {
+    match taxing {
+        Taxing::None => fields.required_money("total", currency),
+        Taxing::Compute(_) | Taxing::Invalid => fields.optional_money("total", currency),
+    }
+}
+
+/// The lines and total a new document is stored with. With a tax to compute, the tax line
+/// is added with the company's rounding and the total is their sum; a `total` the caller
+/// sent must then equal it to the cent. Without, the total sent must equal the lines' sum.
+pub(super) fn priced(
+    fields: &mut Fields<'_>,
+    lines: Vec<Line>,
+    taxing: Taxing,
+    total: Option<Money>,
+    rounding: TaxRounding,
+    currency: &Currency,
+) -> Option<(Vec<Line>, Money)> {
+    let request = match taxing {
+        Taxing::Invalid => return None,
+        Taxing::None => {
+            let total = total?;
+            check_total(fields, &lines, &total);
+            return Some((lines, total));
+        }
+        Taxing::Compute(request) => request,
+    };
+    if let Some(i) = lines.iter().position(|line| line.kind == LineKind::Tax) {
+        fields.problem(
+            &format!("lines[{i}].kind"),
+            "must not be tax when `tax` is sent: Porchlight computes the tax line",
+        );
+        return None;
+    }
+    let rate = request.rate;
+    let taxed = match tax::add_tax(lines, rate, &request.description, rounding, currency) {
+        Ok(taxed) => taxed,
+        Err(_) => {
+            fields.problem("lines", "add up to more than can be stored");
+            return None;
+        }
+    };
+    if let Some(sent) = total
+        && sent != taxed.total
+    {
+        let how = match rounding {
+            TaxRounding::WholeDocument => "rounded once over the taxable net",
+            TaxRounding::PerLine => "rounded line by line",
+        };
+        let reason = format!(
+            "must equal the computed total, which is {} (tax {} at {rate}%, {how}); or leave \
+             it out",
+            taxed.total, taxed.tax
+        );
+        fields.problem("total", &reason);
+        return None;
+    }
+    check_total(fields, &taxed.lines, &taxed.total);
+    Some((taxed.lines, taxed.total))
+}
+
 /// The invoice's visit and job must be the client's. A per-visit invoice that names no job
 /// is linked to its visit's job, which its appearance rules read.
 async fn check_links(
@@ -201,6 +330,7 @@ async fn create(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         "invoice_date",
         "due_date",
         "lines",
+        "tax",
         "total",
         "balance",
         "sent_on",
@@ -217,17 +347,19 @@ async fn create(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
     let invoice_date = fields.optional_date("invoice_date");
     let due_date = fields.optional_date("due_date");
     let lines = read_lines(&mut fields, currency, true);
-    let total = fields.required_money("total", currency);
+    let taxing = read_tax(&mut fields);
+    let total = read_total(&mut fields, &taxing, currency);
     let balance = fields.optional_money("balance", currency);
     let sent_on = fields.optional_date("sent_on");
     let approved_on = fields.optional_date("approved_on");
     let memo = fields.optional_paragraphs("memo", 4000);
-    let (Some(number), Some(billing), Some(lines), Some(total)) = (number, billing, lines, total)
-    else {
+    let rounding = call.company.settings.tax_rounding;
+    let priced =
+        lines.and_then(|lines| priced(&mut fields, lines, taxing, total, rounding, currency));
+    let (Some(number), Some(billing), Some((lines, total))) = (number, billing, priced) else {
         fields.finish()?;
         return Err(ApiError::invalid("lines", "is required"));
     };
-    check_total(&mut fields, &lines, &total);
     let (id, guard) = new_document_id(call, "invoice")?;
     let mut invoice = Invoice {
         id,
@@ -583,6 +715,20 @@ fn exceeds(balance: &Money) -> ApiError {
     )
 }
 
+/// The OpenAPI description of a create's `tax`, shared with proposals.
+pub(super) fn tax_doc() -> Value {
+    json!({ "type": "object", "required": ["rate"],
+        "description": "Porchlight computes the tax line (kind `tax`, the description with \
+            the rate in brackets) from the item and discount lines, rounded half away from \
+            zero as the company's `tax_rounding` says, and the total from all lines. Lines \
+            of kind `tax` may not be sent with it.",
+        "properties": {
+            "rate": { "type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,6})?$",
+                "example": "8.25", "description": "Percent, as a decimal string" },
+            "description": { "type": "string", "maxLength": 200, "default": "Tax" }
+        } })
+}
+
 /// The OpenAPI description of the invoice and payment routes.
 pub fn openapi_paths() -> Value {
     let billing = json!({ "oneOf": [
@@ -602,12 +748,15 @@ pub fn openapi_paths() -> Value {
                 its completion day" },
         "due_date": doc::nullable_date(),
         "lines": doc::lines(),
-        "total": { "allOf": [doc::money()], "description": "Must equal the lines' sum" },
+        "total": { "allOf": [doc::money()], "description": "Must equal the lines' sum; \
+            required unless `tax` is sent, when it may be left out" },
         "balance": { "allOf": [doc::money()], "description": "The total if omitted" },
         "sent_on": doc::nullable_date(),
         "approved_on": doc::nullable_date(),
         "memo": { "type": ["string", "null"] }
     });
+    let mut create = fields.clone();
+    create["tax"] = tax_doc();
     let mut change = fields.clone();
     change["version"] = doc::version();
     change["voided"] = json!({ "type": "boolean",
@@ -620,7 +769,7 @@ pub fn openapi_paths() -> Value {
             "summary": "Create an invoice of a one-off job or of one visit",
             "parameters": doc::create_params(&["client"], false),
             "requestBody": doc::json_body(json!({ "type": "object",
-                "required": ["number", "billing", "lines", "total"], "properties": fields })),
+                "required": ["number", "billing", "lines"], "properties": create })),
             "responses": doc::created("invoice")
         } },
         "/api/v1/clients/{client}/invoices/{invoice}": {
@@ -651,4 +800,80 @@ pub fn openapi_paths() -> Value {
             }
         } }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn price(body: Value, rounding: TaxRounding) -> Result<(Vec<Line>, Money), Vec<String>> {
+        let usd = Currency::usd();
+        let mut fields = Fields::of(&body).expect("an object");
+        let lines = super::super::read_lines(&mut fields, &usd, true);
+        let taxing = read_tax(&mut fields);
+        let total = read_total(&mut fields, &taxing, &usd);
+        let priced = lines.and_then(|l| priced(&mut fields, l, taxing, total, rounding, &usd));
+        match fields.finish() {
+            Ok(()) => Ok(priced.expect("priced when nothing is wrong")),
+            Err(ApiError::Invalid(problems)) => Err(problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.name, p.reason))
+                .collect()),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    fn c07(extra: Value) -> Value {
+        let mut body = json!({ "lines": [
+            { "description": "Hedge trimming", "amount": { "minor": 4210, "currency": "USD" } },
+            { "description": "Mulch", "amount": { "minor": 4500, "currency": "USD" } }
+        ], "tax": { "rate": "8.25", "description": "Sales tax" } });
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
+        }
+        body
+    }
+
+    #[test]
+    fn the_tax_line_and_total_follow_the_companys_rounding() {
+        let (lines, total) = price(c07(json!({})), TaxRounding::WholeDocument).expect("valid");
+        assert_eq!(total.minor, 9429);
+        let tax = lines.last().expect("a tax line");
+        assert_eq!((tax.kind, tax.amount.minor), (LineKind::Tax, 719));
+        assert_eq!(tax.description, "Sales tax (8.25%)");
+
+        let (_, total) = price(c07(json!({})), TaxRounding::PerLine).expect("valid");
+        assert_eq!(total.minor, 9428);
+        let sent = c07(json!({ "total": { "minor": 9428, "currency": "USD" } }));
+        assert!(price(sent, TaxRounding::PerLine).is_ok());
+    }
+
+    #[test]
+    fn a_total_that_disagrees_is_refused_naming_the_computed_one() {
+        let sent = c07(json!({ "total": { "minor": 9428, "currency": "USD" } }));
+        let problems = price(sent, TaxRounding::WholeDocument).expect_err("a cent off");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("total: "), "{problems:?}");
+        assert!(problems[0].contains("$94.29"), "{problems:?}");
+    }
+
+    #[test]
+    fn bad_rates_and_sent_tax_lines_are_refused() {
+        let number = c07(json!({ "tax": { "rate": 8.25 } }));
+        let problems = price(number, TaxRounding::WholeDocument).expect_err("a float");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("tax.rate: "), "{problems:?}");
+
+        let mut both = c07(json!({}));
+        both["lines"][1]["kind"] = json!("tax");
+        let problems = price(both, TaxRounding::WholeDocument).expect_err("a tax line");
+        assert!(problems[0].starts_with("lines[1].kind: "), "{problems:?}");
+
+        let missing = json!({ "lines": [{ "description": "Mulch",
+            "amount": { "minor": 4500, "currency": "USD" } }] });
+        let problems = price(missing, TaxRounding::WholeDocument).expect_err("no total");
+        assert_eq!(problems, ["total: is required"]);
+    }
 }

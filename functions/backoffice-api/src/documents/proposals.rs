@@ -20,6 +20,7 @@ use porchlight_shared::rules::{self, ProposalStatus};
 use porchlight_shared::store::backoffice::{ApiRecord, ProposalChange};
 use porchlight_shared::store::{AcceptRefusal, Entity, keys};
 
+use super::invoices::{priced, read_tax, read_total, tax_doc};
 use super::jobs::stored_job;
 use super::{
     Guard, check_total, doc, expected_version, insert, new_document_id, optional_change,
@@ -212,6 +213,7 @@ async fn create(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         "created_on",
         "valid_until",
         "lines",
+        "tax",
         "total",
         "message",
     ]);
@@ -227,13 +229,16 @@ async fn create(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         .or_else(|| created_on.checked_add_days(open_days))
         .unwrap_or(created_on);
     let lines = read_lines(&mut fields, currency, true);
-    let total = fields.required_money("total", currency);
+    let taxing = read_tax(&mut fields);
+    let total = read_total(&mut fields, &taxing, currency);
     let message = fields.optional_paragraphs("message", 4000);
-    let (Some(number), Some(lines), Some(total)) = (number, lines, total) else {
+    let rounding = call.company.settings.tax_rounding;
+    let priced =
+        lines.and_then(|lines| priced(&mut fields, lines, taxing, total, rounding, currency));
+    let (Some(number), Some((lines, total))) = (number, priced) else {
         fields.finish()?;
         return Err(ApiError::invalid("lines", "is required"));
     };
-    check_total(&mut fields, &lines, &total);
     let (id, guard) = new_document_id(call, "proposal")?;
     let proposal = Proposal {
         id,
@@ -455,9 +460,12 @@ pub fn openapi_paths() -> Value {
             "description": "The last day it can be accepted; created_on plus the company's \
                 proposal_open_days if omitted" },
         "lines": doc::lines(),
-        "total": { "allOf": [doc::money()], "description": "Must equal the lines' sum" },
+        "total": { "allOf": [doc::money()], "description": "Must equal the lines' sum; \
+            required unless `tax` is sent, when it may be left out" },
         "message": { "type": ["string", "null"] }
     });
+    let mut create = fields.clone();
+    create["tax"] = tax_doc();
     let mut change = fields.clone();
     change["version"] = doc::version();
     change["state"] = json!({ "type": "string", "enum": ["open", "declined"] });
@@ -466,7 +474,7 @@ pub fn openapi_paths() -> Value {
             "summary": "Create a proposal",
             "parameters": doc::create_params(&["client"], false),
             "requestBody": doc::json_body(json!({ "type": "object",
-                "required": ["number", "lines", "total"], "properties": fields })),
+                "required": ["number", "lines"], "properties": create })),
             "responses": doc::created("proposal")
         } },
         "/api/v1/clients/{client}/proposals/{proposal}": {

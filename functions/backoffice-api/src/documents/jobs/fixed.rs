@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use porchlight_shared::domain::FixedInvoicing;
 use porchlight_shared::money::Currency;
+use porchlight_shared::rrule::RRule;
 use porchlight_shared::schedule::{Recurrence, Schedule, ScheduleError};
 use porchlight_shared::store::sweep::ScheduleCursor;
 
@@ -113,6 +114,7 @@ fn error_field(error: &ScheduleError) -> &'static str {
         ScheduleError::WeekOfMonth(_) => "repeat.monthly_nth_weekday.nth",
         ScheduleError::Interval(_) => "repeat.every_weeks.interval",
         ScheduleError::EndsBeforeStart { .. } => "until",
+        ScheduleError::NoDates => "repeat.rrule",
     }
 }
 
@@ -179,13 +181,21 @@ fn read_rule(fields: &mut Fields<'_>, kind: &str) -> Option<Recurrence> {
     }
 }
 
-/// `{"rrule": "FREQ=..."}`: any RFC 5545 rule. Reserved, so integrators can rely on the
-/// name, until schedules can hold a rule of their own; refused until then.
+/// `{"rrule": "FREQ=..."}`: any RFC 5545 rule, with `first` as its DTSTART. Refused with
+/// the parser's own words when it is not a whole-day rule RFC 5545 allows.
 fn read_rrule(fields: &mut Fields<'_>, kind: &str) -> Option<Recurrence> {
-    let named: Vec<&str> = REPEATS.into_iter().filter(|k| *k != kind).collect();
-    let reason = format!("is not supported yet; use one of {}", named.join(", "));
-    fields.problem(kind, &reason);
-    None
+    let value = fields.value(kind)?;
+    let Some(text) = value.as_str().filter(|t| t.len() <= 500) else {
+        fields.problem(kind, "must be RRULE text (at most 500 characters)");
+        return None;
+    };
+    match RRule::parse(text) {
+        Ok(rrule) => Some(Recurrence::Rule { rrule }),
+        Err(error) => {
+            fields.problem(kind, &error.to_string());
+            None
+        }
+    }
 }
 
 fn required_number(
@@ -237,7 +247,7 @@ pub(super) fn view(plan: &FixedInvoicing, cursor: Option<&ScheduleCursor>) -> Fi
         schedule: ScheduleView {
             first: schedule.first,
             until: schedule.until,
-            repeat: repeat_json(schedule.recurrence),
+            repeat: repeat_json(&schedule.recurrence),
         },
         rrule: schedule.to_rrule(),
         dtstart: format!("DTSTART;VALUE=DATE:{}", start.format("%Y%m%d")),
@@ -260,8 +270,8 @@ fn weekday_name(weekday: Weekday) -> &'static str {
 }
 
 /// The rule in the shape it is sent in.
-fn repeat_json(recurrence: Recurrence) -> Value {
-    match recurrence {
+fn repeat_json(recurrence: &Recurrence) -> Value {
+    match *recurrence {
         Recurrence::MonthlyOnDay { day } => json!({ "monthly_on_day": day }),
         Recurrence::MonthlyLastDay => json!({ "monthly_last_day": true }),
         Recurrence::MonthlyNthWeekday { nth, weekday } => json!({
@@ -271,6 +281,7 @@ fn repeat_json(recurrence: Recurrence) -> Value {
         }
         Recurrence::Weekly { interval, weekday } => json!({
             "every_weeks": { "interval": interval, "weekday": weekday_name(weekday) } }),
+        Recurrence::Rule { ref rrule } => json!({ "rrule": rrule.to_string() }),
     }
 }
 
