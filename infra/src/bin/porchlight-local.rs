@@ -59,7 +59,9 @@ async fn run() -> Result<(), String> {
         outbox.display()
     );
     println!("  Operator CLI: cargo run -q --bin porchlight -- --local company list");
-    println!("  Card payments: the local Stripe stand-in at {stripe}; pay with 4242 4242 4242 4242");
+    println!(
+        "  Card payments: the local Stripe stand-in at {stripe}; pay with 4242 4242 4242 4242"
+    );
     println!("  Sweep:        hourly, or by hand: cargo run -q --bin porchlight -- --local sweep");
     println!("Press Ctrl-C to stop.");
 
