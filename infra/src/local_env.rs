@@ -187,6 +187,10 @@ mod tests {
             value(&all, "PORCHLIGHT_STRIPE_WEBHOOK_SECRETS"),
             Some(LOCAL_WEBHOOK_SECRET)
         );
-        assert_eq!(value(&all, "PORCHLIGHT_STRIPE_STUB_PORT"), None, "already set");
+        assert_eq!(
+            value(&all, "PORCHLIGHT_STRIPE_STUB_PORT"),
+            None,
+            "already set"
+        );
     }
 }

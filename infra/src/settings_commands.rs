@@ -358,7 +358,11 @@ fn apply(company: &mut Company, args: &SetSettings) -> Result<(), SettingsComman
         }
         company.settings.minimum_payment_minor = least.minor;
     }
-    if company.settings.payments_enabled && company.settings.stripe_account.is_none() {
+    // Checked only when this change names either, so a company stored before the rule can
+    // still change its other settings.
+    let touched = args.payments_enabled.is_some() || args.stripe_account.is_some();
+    let settings = &company.settings;
+    if touched && settings.payments_enabled && settings.stripe_account.is_none() {
         return Err(SettingsCommandError::PaymentsWithoutAccount);
     }
     Ok(())

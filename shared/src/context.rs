@@ -24,11 +24,20 @@ impl AppContext {
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SESV2` variables, which is how the
     /// local stack and the tests point the same code at local engines.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http_client())
             .load()
             .await;
+        if let Some(arn) = config.stripe.secret_arn.clone() {
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            crate::payments::secret::load(&secrets, &arn, &mut config.stripe)
+                .await
+                .map_err(|error| ConfigError::Invalid {
+                    name: "PORCHLIGHT_STRIPE_SECRET_ARN",
+                    reason: error.to_string(),
+                })?;
+        }
         let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
         let mailer = match &config.outbox_dir {
             Some(dir) => Mailer::outbox(dir.clone()),

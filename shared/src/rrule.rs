@@ -143,7 +143,11 @@ impl<'de> serde::Deserialize<'de> for RRule {
 impl RRule {
     /// At most one date in any calendar month, so a month names each invoice's period.
     pub fn is_at_most_monthly(&self) -> bool {
-        let one_day = match (self.by_set_pos.len(), self.by_month_day.len(), self.by_day.len()) {
+        let one_day = match (
+            self.by_set_pos.len(),
+            self.by_month_day.len(),
+            self.by_day.len(),
+        ) {
             (1, _, _) => true,
             (0, 0, 0) => true,
             (0, 1, 0) => true,

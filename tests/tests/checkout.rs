@@ -98,7 +98,7 @@ impl FakeStripe {
         StripeConfig {
             api_base: self.base.clone(),
             secret_key: Some(SECRET_KEY.into()),
-            webhook_secrets: vec![],
+            ..StripeConfig::default()
         }
     }
 

@@ -685,6 +685,41 @@ async fn refunds_put_the_balance_back_once_each() {
     assert_eq!(balance(&stack, &shop).await, money(12_000, "USD"));
 }
 
+/// Newer Stripe API versions send `charge.refunded` without the refunds list: the running
+/// `amount_refunded` is then what counts, booked once whatever the order of the events.
+#[tokio::test]
+async fn refunds_without_a_list_follow_the_running_total() {
+    let stack = stack_with(&[SECRET]).await;
+    let shop = shop(&stack, "greenridge", "USD", 12_000).await;
+    let about = About::shop(&shop);
+    assert_ok(
+        &deliver(
+            &stack,
+            &about.completed("evt_pay", "pi_test_1", "cs_1", 12_000),
+        )
+        .await,
+    );
+    let unlisted = |id: &str, total: i64| {
+        let mut event = about.refunded(id, "pi_test_1", 12_000, &[("re_x", total)]);
+        event["data"]["object"]
+            .as_object_mut()
+            .expect("a charge")
+            .remove("refunds");
+        event
+    };
+    let first = unlisted("evt_re_a", 2_000);
+    let second = unlisted("evt_re_b", 5_000);
+    // The later total arrives first, then the earlier one, then a repeat.
+    assert_ok(&deliver(&stack, &second).await);
+    assert_eq!(balance(&stack, &shop).await, money(5_000, "USD"));
+    assert_ok(&deliver(&stack, &first).await);
+    assert_ok(&deliver(&stack, &second).await);
+    assert_eq!(balance(&stack, &shop).await, money(5_000, "USD"));
+    let full = unlisted("evt_re_c", 12_000);
+    assert_ok(&deliver(&stack, &full).await);
+    assert_eq!(balance(&stack, &shop).await, money(12_000, "USD"));
+}
+
 /// A paid invoice the sweep archived (past its 12 months) comes back into the client's
 /// partition, with its balance, when its payment is refunded.
 #[tokio::test]

@@ -171,17 +171,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0i64..(40 * 24 * 60),
     )
         .prop_map(
-            |(
-                zone,
-                base,
-                rule,
-                first_offset,
-                until_days,
-                visits,
-                paid_age,
-                mut sweeps,
-                look,
-            )| {
+            |(zone, base, rule, first_offset, until_days, visits, paid_age, mut sweeps, look)| {
                 sweeps.sort_unstable();
                 let base =
                     NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date") + Days::new(base as u64);

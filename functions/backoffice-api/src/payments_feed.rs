@@ -60,8 +60,9 @@ struct FeedPayment<'a> {
     #[serde(flatten)]
     payment: &'a Payment,
     client_id: &'a ClientId,
+    /// Always to the millisecond, so the times of a page sort as text too.
     #[serde(skip_serializing_if = "Option::is_none")]
-    recorded_at: Option<DateTime<Utc>>,
+    recorded_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<PaymentSource>,
 }
@@ -115,7 +116,9 @@ fn view(entry: &FeedEntry) -> FeedPayment<'_> {
     FeedPayment {
         payment: &entry.payment,
         client_id: &entry.client_id,
-        recorded_at: entry.recorded_at,
+        recorded_at: entry
+            .recorded_at
+            .map(|at| at.format(POSITION_TIME).to_string()),
         source: entry.source,
     }
 }

@@ -192,8 +192,14 @@ async fn change(
     if let Some(flag) = enabling {
         settings.payments_enabled = flag;
     }
+    // Checked only when the request touches either, so a company stored before the rule
+    // can still change its other settings.
+    let touched = ["payments_enabled", "stripe_account"]
+        .iter()
+        .any(|field| fields.has(field) || fields.is_cleared(field));
     read_payment_settings(&mut fields, &mut company);
-    if company.settings.payments_enabled && company.settings.stripe_account.is_none() {
+    let settings = &company.settings;
+    if touched && settings.payments_enabled && settings.stripe_account.is_none() {
         if enabling == Some(true) {
             fields.problem(
                 "payments_enabled",

@@ -216,7 +216,8 @@ async fn act(ctx: &AppContext, event: &Event, now: DateTime<Utc>) -> Result<Hand
         Action::Refund {
             payment_intent,
             charged,
-            refunds,
+            mut refunds,
+            cumulative,
             ..
         } => {
             let booking = StripeBooking {
@@ -228,6 +229,25 @@ async fn act(ctx: &AppContext, event: &Event, now: DateTime<Utc>) -> Result<Hand
                 event_id: None,
                 session_id: None,
             };
+            if let Some((charge, total)) = cumulative {
+                // The refund is what the running total adds to what is booked; its id names
+                // the total, so a repeat of this event books nothing twice.
+                let booked = ctx
+                    .store
+                    .stripe_payment(&resolved.company.slug, &payment_intent)
+                    .await?
+                    .map_or(0, |payment| payment.refunded.minor);
+                if total.minor <= booked {
+                    return Ok(Handled::new(
+                        Outcome::Duplicate,
+                        "the refunded total is booked already",
+                        None,
+                    ));
+                }
+                let new =
+                    porchlight_shared::money::Money::new(total.minor - booked, total.currency);
+                refunds.push((format!("{charge}:refunded:{}", total.minor), new));
+            }
             refund(ctx, &resolved, &booking, &refunds, now).await?
         }
         Action::Ignore(why) => Handled::new(Outcome::Ignored, why, None),

@@ -278,6 +278,10 @@ pub enum Action {
         payment_intent: String,
         charged: Money,
         refunds: Vec<(String, Money)>,
+        /// The charge's running refunded total, for events that list no refunds (API
+        /// versions since 2022-11-15 leave the list out): the difference from what is
+        /// booked is the new refund.
+        cumulative: Option<(String, Money)>,
     },
     /// Nothing to do, for this reason.
     Ignore(&'static str),
@@ -354,7 +358,22 @@ fn refund_action(charge: &Charge) -> Result<Action, Mismatch> {
         .clone()
         .ok_or(Mismatch::NoPaymentIntent)?;
     let charged = amount(Some(charge.amount), Some(&charge.currency))?;
-    let listed = charge.refunds.as_ref().ok_or(Mismatch::NoRefunds)?;
+    let Some(listed) = charge.refunds.as_ref().filter(|list| !list.data.is_empty()) else {
+        if charge.amount_refunded <= 0 {
+            return Err(Mismatch::NoRefunds);
+        }
+        if charge.amount_refunded > charge.amount {
+            return Err(Mismatch::RefundsAboveCharge);
+        }
+        let total = amount(Some(charge.amount_refunded), Some(&charge.currency))?;
+        return Ok(Action::Refund {
+            subject,
+            payment_intent,
+            charged,
+            refunds: vec![],
+            cumulative: Some((charge.id.clone(), total)),
+        });
+    };
     let mut refunds = Vec::new();
     for refund in &listed.data {
         // A failed or cancelled refund gave nothing back.
@@ -379,6 +398,7 @@ fn refund_action(charge: &Charge) -> Result<Action, Mismatch> {
         payment_intent,
         charged,
         refunds,
+        cumulative: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! URL, so the local stack and the tests point the same code at a stand-in.
 
 pub mod amounts;
+pub mod secret;
 pub mod events;
 pub mod receipts;
 pub mod signature;
@@ -19,6 +20,9 @@ pub struct StripeConfig {
     /// During a rotation both the old and the new secret are listed; a signature by any of
     /// them is accepted.
     pub webhook_secrets: Vec<String>,
+    /// `PORCHLIGHT_STRIPE_SECRET_ARN`: in AWS, the Secrets Manager secret the key and the
+    /// webhook secrets are read from at start (see [`secret`]).
+    pub secret_arn: Option<String>,
 }
 
 /// Stripe's real API, for when no base URL is configured.
@@ -42,6 +46,7 @@ impl StripeConfig {
                         .collect()
                 })
                 .unwrap_or_default(),
+            secret_arn: set("PORCHLIGHT_STRIPE_SECRET_ARN").map(|v| v.trim().to_owned()),
         }
     }
 }

@@ -300,7 +300,10 @@ mod tests {
         );
         let html = email.html.expect("an HTML part");
         assert!(html.contains("Greenridge &lt;Lawn&gt; &amp; Co."));
-        assert!(html.contains("Thank you, Dana &quot;D&quot; Whitfield."), "{html}");
+        assert!(
+            html.contains("Thank you, Dana &quot;D&quot; Whitfield."),
+            "{html}"
+        );
         assert!(!html.contains("<Lawn>"));
         assert!(html.contains("href=\"http://127.0.0.1:3000/p/greenridge/invoices/abc\""));
 

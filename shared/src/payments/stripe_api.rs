@@ -633,7 +633,7 @@ mod tests {
         let config = |base: &str| StripeConfig {
             api_base: base.into(),
             secret_key: Some("sk_test_x".into()),
-            webhook_secrets: vec![],
+            ..StripeConfig::default()
         };
         assert!(StripeClient::new(&config("http://127.0.0.1:4242")).is_ok());
         assert!(StripeClient::new(&config("http://localhost")).is_ok());

@@ -505,6 +505,8 @@ impl Store {
     /// version 1, with its notes) is written only if its id is new, and each invoice it is
     /// applied to loses that amount from its balance only if the balance still covers it
     /// (the invoice then moves to its next version). A retry or a race changes balances once.
+    /// The payment enters the payments feed at the system time of the write, not a request's
+    /// clock: the feed tells the order payments were written in.
     pub async fn record_payment(
         &self,
         slug: &CompanySlug,
