@@ -51,4 +51,7 @@ export PORCHLIGHT_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 status=0
 cargo test --locked --workspace --no-fail-fast || status=1
 cfn-lint template.yaml || status=1
+# SAM's own checks of the transform; it needs no AWS credentials or network.
+SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1 --template-file template.yaml \
+    || status=1
 exit "$status"

@@ -127,6 +127,7 @@ fn payment_for(company: &Company, invoice: &Invoice, on: NaiveDate) -> Payment {
         }],
         reference: Some("Card on file".into()),
         voided: false,
+        refunded: None,
     }
 }
 

@@ -22,17 +22,23 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The function a template route names, called with the event-built request.
 pub async fn dispatch(function: &str, ctx: &AppContext, req: Request) -> Option<Response<Body>> {
-    Some(match function {
-        "LoginLinkFunction" => login_link::handle(ctx, req).await,
-        "PortalFunction" => portal::handle(ctx, req).await,
-        "AcceptProposalFunction" => accept_proposal::handle(ctx, req).await,
-        "LeadFunction" => lead::handle(ctx, req).await,
-        "BackofficeApiFunction" => backoffice_api::handle(ctx, req).await,
-        "PreferencesFunction" => preferences::handle(ctx, req).await,
-        "CheckoutFunction" => checkout::handle(ctx, req).await,
-        "PaymentWebhookFunction" => payment_webhook::handle(ctx, req).await,
+    // Each handler's future is boxed: held inline, the largest of them would sit on the
+    // caller's stack, which overflows debug builds' 2 MB test threads.
+    let answer: std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> = match function
+    {
+        "LoginLinkFunction" => Box::pin(login_link::handle(ctx, req)),
+        "PortalFunction" => Box::pin(portal::handle(ctx, req)),
+        "AcceptProposalFunction" => Box::pin(accept_proposal::handle(ctx, req)),
+        "LeadFunction" => Box::pin(lead::handle(ctx, req)),
+        "BackofficeApiFunction" => Box::pin(backoffice_api::handle(ctx, req)),
+        "PreferencesFunction" => Box::pin(preferences::handle(ctx, req)),
+        "CheckoutFunction" => Box::pin(checkout::handle(ctx, req)),
+        "PaymentWebhookFunction" => Box::pin(payment_webhook::handle(ctx, req)),
         _ => return None,
-    })
+    };
+    // A request scope of its own, as the Lambda runtime gives each invocation, so the log
+    // line carries its duration and DynamoDB request count.
+    Some(porchlight_shared::request_scope::scoped(answer).await)
 }
 
 /// The function names [`dispatch`] knows, for the test that every template function is mounted.

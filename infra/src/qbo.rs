@@ -942,6 +942,7 @@ fn plan_payment(
         id: payment_id(secret, &payment.id),
         received_on: date("TxnDate", &payment.txn_date)?,
         voided: is_voided(payment.private_note.as_deref(), &amount),
+        refunded: None,
         amount,
         unapplied,
         applied,

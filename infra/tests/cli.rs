@@ -576,6 +576,9 @@ async fn company_settings_are_shown_and_changed() {
             "per_visit_invoices": "date_rules",
             "hide_zero_total": false,
             "payments_enabled": false,
+            "stripe_account": null,
+            "minimum_payment": { "minor": 0, "currency": "USD" },
+            "tax_rounding": "whole_document",
             "version": 0,
         })
     );

@@ -436,6 +436,10 @@ pub struct Payment {
     pub reference: Option<String>,
     #[serde(default)]
     pub voided: bool,
+    /// Given back so far by card refunds (written by the Stripe webhook's booking, never
+    /// by a plain save, so it is left out when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded: Option<Money>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

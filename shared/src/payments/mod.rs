@@ -3,9 +3,9 @@
 //! URL, so the local stack and the tests point the same code at a stand-in.
 
 pub mod amounts;
-pub mod secret;
 pub mod events;
 pub mod receipts;
+pub mod secret;
 pub mod signature;
 pub mod stripe_api;
 

@@ -567,6 +567,7 @@ impl Store {
             },
             reference: Some(booking.payment_intent.clone()),
             voided: false,
+            refunded: None,
         };
         let booked = StripePayment {
             client_id: client.clone(),

@@ -105,7 +105,7 @@ fn entry(portal: &ClientPortal, day: &PortalDay<'_>, payment: &Payment) -> Payme
         reference: payment.reference.clone(),
         applied,
         unapplied: payment.unapplied.clone(),
-        refunded: None,
+        refunded: payment.refunded.clone().filter(|money| money.minor > 0),
         voided: payment.voided,
     }
 }

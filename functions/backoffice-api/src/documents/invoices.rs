@@ -595,6 +595,7 @@ async fn pay(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         amount,
         reference,
         voided: false,
+        refunded: None,
     };
     match record(call, &target, payment).await {
         // The same request sent twice at once: the twin may have recorded the payment

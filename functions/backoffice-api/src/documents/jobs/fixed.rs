@@ -447,7 +447,7 @@ mod tests {
                 "fixed_invoice.schedule.repeat.every_weeks.weekday",
             ),
             (
-                json!({ "rrule": "FREQ=DAILY" }),
+                json!({ "rrule": "FREQ=DAILY;BYHOUR=9" }),
                 "fixed_invoice.schedule.repeat.rrule",
             ),
             (json!({}), "fixed_invoice.schedule.repeat"),
