@@ -373,6 +373,25 @@ fn request_id(req: &Request) -> Option<&str> {
 
 /// One log line per request. `route` is the template path, never the raw path, which can
 /// hold a login token.
+/// What a portal function's router answers: the route template it matched (for the log;
+/// never the raw path, which can hold a token) and the response, or a failure.
+pub type Routed = Result<(&'static str, Response<Body>), Failure>;
+
+/// Turns a router's answer into the response: a failure becomes the error page or problem
+/// details, the request gets its one log line, and a HEAD answer loses its body.
+pub fn finish(function: &str, req: &Request, routed: Routed) -> Response<Body> {
+    let (route, response) = match routed {
+        Ok(answer) => answer,
+        Err(failure) => ("-", failure_response(&failure, wants_json(req))),
+    };
+    log_request(function, route, req, &response);
+    if req.method() == Method::HEAD {
+        without_body(response)
+    } else {
+        response
+    }
+}
+
 pub fn log_request(function: &str, route: &str, req: &Request, response: &Response<Body>) {
     let (duration_ms, dynamo_requests, named) = crate::request_scope::so_far()
         .map_or((None, None, None), |(ms, n, company)| {

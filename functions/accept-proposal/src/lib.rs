@@ -29,19 +29,12 @@ const PORTAL_ROUTE: &str = "/p/{slug}/proposals/{id}/accept";
 const LINK_ROUTE: &str = "/p/{slug}/proposals/{id}/accept/{token}";
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
-    let (route, response) = match route(ctx, &req).await {
-        Ok(answer) => answer,
-        Err(failure) => (
-            "-",
-            http::failure_response(&failure, http::wants_json(&req)),
-        ),
-    };
+    let routed = route(ctx, &req).await;
     // The template path, never the raw one: the raw path can hold an accept token.
-    http::log_request("accept-proposal", route, &req, &response);
-    response
+    http::finish("accept-proposal", &req, routed)
 }
 
-type Answer = Result<(&'static str, Response<Body>), Failure>;
+type Answer = http::Routed;
 
 async fn route(ctx: &AppContext, req: &Request) -> Answer {
     let json = http::wants_json(req);

@@ -30,23 +30,12 @@ const PAY_ROUTE: &str = "/p/{slug}/invoices/{id}/pay";
 const RETURN_ROUTE: &str = "/p/{slug}/invoices/{id}/payment";
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
-    let (route, response) = match route(ctx, &req).await {
-        Ok(answer) => answer,
-        Err(failure) => (
-            "-",
-            http::failure_response(&failure, http::wants_json(&req)),
-        ),
-    };
+    let routed = route(ctx, &req).await;
     // The template path, never the raw one with its query.
-    http::log_request("checkout", route, &req, &response);
-    if req.method() == Method::HEAD {
-        http::without_body(response)
-    } else {
-        response
-    }
+    http::finish("checkout", &req, routed)
 }
 
-type Answer = Result<(&'static str, Response<Body>), Failure>;
+type Answer = http::Routed;
 
 async fn route(ctx: &AppContext, req: &Request) -> Answer {
     let json = http::wants_json(req);

@@ -25,18 +25,11 @@ use porchlight_shared::views::{self, login as pages};
 const LINKS_PER_HOUR: u32 = 5;
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
-    let (route, response) = match route(ctx, &req).await {
-        Ok(answer) => answer,
-        Err(failure) => (
-            "-",
-            http::failure_response(&failure, http::wants_json(&req)),
-        ),
-    };
-    http::log_request("login-link", route, &req, &response);
-    response
+    let routed = route(ctx, &req).await;
+    http::finish("login-link", &req, routed)
 }
 
-type Answer = Result<(&'static str, Response<Body>), Failure>;
+type Answer = http::Routed;
 
 async fn route(ctx: &AppContext, req: &Request) -> Answer {
     let json = http::wants_json(req);

@@ -33,22 +33,11 @@ use porchlight_shared::store::ClientPortal;
 use porchlight_shared::views::{self, portal as pages};
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Response<Body> {
-    let (route, response) = match route(ctx, &req).await {
-        Ok(answer) => answer,
-        Err(failure) => (
-            "-",
-            http::failure_response(&failure, http::wants_json(&req)),
-        ),
-    };
-    http::log_request("portal", route, &req, &response);
-    if req.method() == Method::HEAD {
-        http::without_body(response)
-    } else {
-        response
-    }
+    let routed = route(ctx, &req).await;
+    http::finish("portal", &req, routed)
 }
 
-type Answer = Result<(&'static str, Response<Body>), Failure>;
+type Answer = http::Routed;
 
 async fn route(ctx: &AppContext, req: &Request) -> Answer {
     let json = http::wants_json(req);
