@@ -1,13 +1,19 @@
 //! One client's whole visit in headless Chromium, against the local stack served on a loopback
-//! port with the QuickBooks sample company loaded and DynamoDB Local behind it.
+//! port with the QuickBooks sample company loaded, DynamoDB Local behind it, and the local
+//! Stripe stand-in on a loopback port of its own.
 //!
 //! It proves, in a real browser: asking for a sign-in link from the portal's front door; that
 //! opening the emailed link (as a mail scanner would) neither signs in nor spends the link, and
 //! that only the confirm button does; that Amy's Bird Sanctuary sees exactly her open invoices
 //! (1021, 1069, 1070) and not the paid ones (1001, 1025), on the page and in the JSON; that an
-//! invoice page shows its total and balance; that the service-request form comes prefilled,
-//! is accepted, and notifies the company; and that signing out returns to the sign-in page.
-//! It also leaves phone-sized screenshots in its scratch folder for a person to look at.
+//! invoice page shows its total and balance; that she can pay part of invoice 1021 by card:
+//! the amount she types reaches the stand-in's checkout page, the test card pays it, and the
+//! portal's return page says the payment was received (only once it is confirmed), after which
+//! the invoice shows the lower balance and the payment, the outbox holds one receipt for her and
+//! one notice for the company, and every signed event the stand-in sent was answered 2xx; that
+//! the service-request form comes prefilled, is accepted, and notifies the company; and that
+//! signing out returns to the sign-in page. It also leaves phone-sized screenshots in its
+//! scratch folder for a person to look at.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install -y chromium chromium-driver`)
 //! and `PORCHLIGHT_TEST_DYNAMODB_ENDPOINT`; it fails, never skips, without them.
@@ -28,9 +34,11 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use porchlight_infra::stack;
+use porchlight_infra::stripe_stub::{self, CARD_SUCCEEDS, StripeStub, StubConfig};
 use porchlight_shared::auth::SESSION_COOKIE;
 use porchlight_shared::context::AppContext;
 use porchlight_shared::ids::{CompanySlug, DocumentId, SecretToken};
+use porchlight_shared::payments::StripeConfig;
 use porchlight_tests::{TestStack, read_outbox};
 use serde_json::{Value, json};
 
@@ -43,6 +51,15 @@ const EMAIL: &str = "birds@example.com";
 const CLIENT_NAME: &str = "Amy's Bird Sanctuary";
 const OPEN_INVOICES: [&str; 3] = ["1021", "1069", "1070"];
 const PAID_INVOICES: [&str; 2] = ["1001", "1025"];
+/// Where the demo company's notices go.
+const NOTIFY_EMAIL: &str = "office@craigs-landscaping.example";
+
+/// The endpoint secret the stand-in signs its events with and the webhook checks them by.
+const WEBHOOK_SECRET: &str = "whsec_browser_test_endpoint";
+/// The platform key the checkout function calls the stand-in with.
+const STRIPE_KEY: &str = "sk_test_browser_test_platform";
+/// What Amy types into the pay form: part of invoice 1021's $239.00.
+const PART_PAYMENT: &str = "100.00";
 
 /// The longest any one page, element or engine may take before the test gives up.
 const STEP: Duration = Duration::from_secs(15);
@@ -54,7 +71,7 @@ const WHOLE_VISIT: Duration = Duration::from_secs(240);
 type Http = HttpClient<HttpConnector, Empty<Bytes>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_client_signs_in_reads_invoices_requests_service_and_signs_out() {
+async fn a_new_client_signs_in_reads_invoices_pays_one_requests_service_and_signs_out() {
     let started = Instant::now();
     tokio::time::timeout(WHOLE_VISIT, visit())
         .await
@@ -79,6 +96,7 @@ async fn visit() {
     check_home(&browser, &portal, &cookie).await;
     screenshots_of_home(&browser, &scratch).await;
     check_invoice(&browser, &scratch).await;
+    pay_part_by_card(&browser, &portal, &scratch, &cookie).await;
     request_service(&browser, &portal, &scratch).await;
     sign_out(&browser, &portal, &cookie).await;
 
@@ -88,6 +106,7 @@ async fn visit() {
         .await
         .expect("the browser session ends");
     portal.server.abort();
+    portal.stripe_server.abort();
 }
 
 /// Steps 1 and 2: the front door asks for an address and answers "Check your email"; one
@@ -228,7 +247,171 @@ async fn check_invoice(browser: &Browser, scratch: &Scratch) {
     browser.wait_for_heading(CLIENT_NAME).await;
 }
 
-/// Step 8: the request form knows who is asking; sending it thanks them and tells the company.
+/// Step 8: Amy pays $100.00 of invoice 1021's $239.00 by card. The pay form sends her to the
+/// stand-in's checkout page for exactly that amount; the test card pays; back on the portal
+/// the return page says "received" once the payment is confirmed (it reloads itself until
+/// then). The invoice then owes $139.00 and lists the payment, one receipt goes to her and
+/// one notice to the company, and the stand-in saw every event it sent answered 2xx.
+async fn pay_part_by_card(browser: &Browser, portal: &Portal, scratch: &Scratch, cookie: &str) {
+    let link = browser.find(Locator::LinkText("#1021")).await;
+    link.click().await.expect("the invoice link clicks");
+    browser.wait_for_heading("Invoice #1021").await;
+    let invoice_url = browser.client.current_url().await.expect("the url");
+    let payments_before = browser.payment_rows().await;
+    assert_eq!(
+        browser.value_of("pay-amount").await,
+        "239.00",
+        "the pay form offers the whole balance"
+    );
+    let help = browser.find(Locator::Id("pay-help")).await;
+    let help = help.text().await.expect("the form's help");
+    assert!(help.contains("(at least $10.00)"), "{help}");
+    let mail_before = read_outbox(&portal.outbox);
+
+    browser.replace_text("pay-amount", PART_PAYMENT).await;
+    browser.click_button("Pay by card").await;
+    let checkout = format!("{}/checkout/cs_", portal.stripe.public_base());
+    browser.wait_for_url_prefix(&checkout).await;
+    browser.wait_for_heading("Pay $100.00").await;
+    let amount = browser.find(Locator::Id("amount")).await;
+    assert_eq!(amount.text().await.expect("the amount"), "$100.00");
+    let page = browser.find(Locator::Css("body")).await;
+    let page = page.text().await.expect("the checkout page's text");
+    assert!(page.contains(&format!("Receipt to {EMAIL}")), "{page}");
+    browser.screenshot(scratch, "checkout-phone.png").await;
+
+    browser
+        .replace_text("card-number", "4242 4242 4242 4242")
+        .await;
+    assert_eq!(
+        browser.value_of("card-number").await.replace(' ', ""),
+        CARD_SUCCEEDS
+    );
+    browser.replace_text("card-expiry", &future_expiry()).await;
+    browser.replace_text("card-cvc", "123").await;
+    let pay = browser.find(Locator::Id("pay")).await;
+    pay.click().await.expect("the checkout's pay button clicks");
+
+    let return_page = format!("{}/payment?session_id=cs_", invoice_url.as_str());
+    browser.wait_for_url_prefix(&return_page).await;
+    browser.wait_for_payment_received().await;
+    let text = browser.main_text().await;
+    assert!(
+        text.contains("we received your payment of $100.00 for invoice #1021."),
+        "{text}"
+    );
+    assert!(text.contains("Balance still due: $139.00"), "{text}");
+    browser.screenshot(scratch, "payment-phone.png").await;
+    browser.assert_fits_sideways().await;
+
+    portal.deliveries_answered_2xx().await;
+    let mail = portal.new_messages(&mail_before, 2).await;
+    let (receipts, notices): (Vec<&String>, Vec<&String>) = mail
+        .iter()
+        .partition(|m| header(m, "To").is_some_and(|to| to.ends_with(&format!("<{EMAIL}>"))));
+    assert_eq!(receipts.len(), 1, "one receipt to {EMAIL}:\n{mail:#?}");
+    assert_eq!(notices.len(), 1, "one staff notice:\n{mail:#?}");
+    assert_eq!(
+        header(receipts[0], "To").as_deref(),
+        Some(format!("\"{CLIENT_NAME}\" <{EMAIL}>").as_str())
+    );
+    assert_eq!(
+        header(receipts[0], "Subject").as_deref(),
+        Some("Receipt: $100.00 paid on invoice #1021")
+    );
+    assert!(
+        receipts[0].contains("We received your payment of $100.00."),
+        "{}",
+        receipts[0]
+    );
+    assert!(
+        receipts[0].contains("Left owing: $139.00"),
+        "{}",
+        receipts[0]
+    );
+    assert!(
+        receipts[0].contains(invoice_url.as_str()),
+        "the receipt links to the invoice:\n{}",
+        receipts[0]
+    );
+    assert_eq!(header(notices[0], "To").as_deref(), Some(NOTIFY_EMAIL));
+    assert_eq!(
+        header(notices[0], "Subject"),
+        Some(format!(
+            "Payment received: $100.00 from {CLIENT_NAME} (invoice #1021)"
+        ))
+    );
+    assert!(notices[0].contains("Left owing: $139.00"), "{}", notices[0]);
+
+    let back = browser
+        .find(Locator::LinkText("← Back to the invoice"))
+        .await;
+    back.click().await.expect("the invoice link clicks");
+    browser.wait_for_heading("Invoice #1021").await;
+    let text = browser.main_text().await;
+    assert!(text.contains("Paid so far: $320.00"), "{text}");
+    assert!(text.contains("Balance due: $139.00"), "{text}");
+    assert!(
+        !text.contains("is being processed"),
+        "a booked payment is not still processing:\n{text}"
+    );
+    let payments_after = browser.payment_rows().await;
+    let new_rows: Vec<&String> = payments_after
+        .iter()
+        .filter(|row| !payments_before.contains(row))
+        .collect();
+    assert_eq!(
+        (payments_after.len(), new_rows.len()),
+        (payments_before.len() + 1, 1),
+        "one payment more: {payments_before:?} → {payments_after:?}"
+    );
+    assert!(new_rows[0].ends_with("$100.00"), "{new_rows:?}");
+    assert_eq!(
+        browser.value_of("pay-amount").await,
+        "139.00",
+        "the pay form offers what is left"
+    );
+
+    let (status, body) = portal
+        .get_json(&format!("/p/{}/", stack::DEMO_SLUG), cookie)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let home: Value = serde_json::from_str(&body).expect("the home answers JSON");
+    let invoice = home["invoices"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["number"] == "1021"))
+        .expect("invoice 1021 in the JSON");
+    assert_eq!(
+        invoice["balance"],
+        json!({ "minor": 13900, "currency": "USD" })
+    );
+
+    let home = browser
+        .find(Locator::LinkText("← Back to your portal"))
+        .await;
+    home.click().await.expect("the portal link clicks");
+    browser.wait_for_heading(CLIENT_NAME).await;
+}
+
+/// An expiry date three years ahead, as `MM / YY`.
+fn future_expiry() -> String {
+    use chrono::Datelike;
+    let year = chrono::Utc::now().year() + 3;
+    format!("12 / {:02}", year % 100)
+}
+
+/// The value of a message's header `name`, unfolded (each CRLF + space becomes the one
+/// space it stood for).
+fn header(message: &str, name: &str) -> Option<String> {
+    let end = message.find("\r\n\r\n")?;
+    let head = format!("\r\n{}\r\n", message[..end].replace("\r\n ", " "));
+    let prefix = format!("\r\n{name}: ");
+    let start = head.find(&prefix)? + prefix.len();
+    let value = &head[start..];
+    Some(value[..value.find("\r\n")?].to_owned())
+}
+
+/// Step 9: the request form knows who is asking; sending it thanks them and tells the company.
 async fn request_service(browser: &Browser, portal: &Portal, scratch: &Scratch) {
     let link = browser.find(Locator::LinkText("Request service")).await;
     link.click().await.expect("the request link clicks");
@@ -254,7 +437,7 @@ async fn request_service(browser: &Browser, portal: &Portal, scratch: &Scratch) 
 
     let notice = portal.new_message(&before).await;
     assert!(
-        notice.contains("\r\nTo: office@craigs-landscaping.example\r\n"),
+        notice.contains(&format!("\r\nTo: {NOTIFY_EMAIL}\r\n")),
         "{notice}"
     );
     assert!(notice.contains(&format!("Subject: New service request from {CLIENT_NAME}")));
@@ -268,7 +451,7 @@ async fn request_service(browser: &Browser, portal: &Portal, scratch: &Scratch) 
     );
 }
 
-/// Step 9: the header's button ends the session; the portal is the sign-in page again and
+/// Step 10: the header's button ends the session; the portal is the sign-in page again and
 /// the old cookie opens nothing.
 async fn sign_out(browser: &Browser, portal: &Portal, cookie: &str) {
     browser.click_button("Sign out").await;
@@ -299,6 +482,10 @@ struct Portal {
     base_url: String,
     http: Http,
     server: tokio::task::JoinHandle<()>,
+    /// The Stripe stand-in the checkout function calls and whose events reach the portal's
+    /// `/webhooks/stripe`.
+    stripe: StripeStub,
+    stripe_server: tokio::task::JoinHandle<()>,
 }
 
 impl Portal {
@@ -308,8 +495,15 @@ impl Portal {
             .expect("a loopback port for the portal");
         let address: SocketAddr = listener.local_addr().expect("the bound address");
         let base_url = format!("http://{address}");
+        let (stripe, stripe_server) = Self::start_stripe(&base_url).await;
         let now = chrono::Utc::now().to_rfc3339();
-        let test = TestStack::with_base_url(&now, &base_url).await;
+        let mut test = TestStack::with_base_url(&now, &base_url).await;
+        test.ctx.config.stripe = StripeConfig {
+            api_base: stripe.public_base().to_owned(),
+            secret_key: Some(STRIPE_KEY.into()),
+            webhook_secrets: vec![WEBHOOK_SECRET.into()],
+            secret_arn: None,
+        };
         let outbox = test.outbox.clone();
         let ctx = Arc::new(test.ctx);
 
@@ -317,6 +511,16 @@ impl Portal {
             .await
             .expect("the sample company loads");
         println!("demo company loaded: {summary:?}");
+        let slug = CompanySlug::parse(stack::DEMO_SLUG).expect("the demo slug is valid");
+        let company = ctx.store.company(&slug).await.expect("the store answers");
+        let settings = company.expect("the demo company is stored").settings;
+        assert!(settings.payments_enabled, "the demo takes card payments");
+        assert_eq!(
+            settings.stripe_account.as_deref(),
+            Some(stack::DEMO_STRIPE_ACCOUNT)
+        );
+        assert_eq!(settings.minimum_payment_minor, 1_000);
+
         let server = tokio::spawn(stack::serve(Arc::clone(&ctx), listener));
         let http = HttpClient::builder(TokioExecutor::new()).build(HttpConnector::new());
         Self {
@@ -325,6 +529,50 @@ impl Portal {
             base_url,
             http,
             server,
+            stripe,
+            stripe_server,
+        }
+    }
+
+    /// The stand-in on a free loopback port, sending its events to this portal's webhook.
+    async fn start_stripe(base_url: &str) -> (StripeStub, tokio::task::JoinHandle<()>) {
+        let listener = stripe_stub::bind(0)
+            .await
+            .expect("a loopback port for the Stripe stand-in");
+        let address = listener.local_addr().expect("the bound address");
+        let stripe = StripeStub::new(StubConfig {
+            webhook_url: Some(format!("{base_url}/webhooks/stripe")),
+            webhook_secret: WEBHOOK_SECRET.into(),
+            public_base: format!("http://{address}"),
+        })
+        .expect("the stand-in accepts its configuration");
+        let server = stripe.spawn(listener);
+        (stripe, server)
+    }
+
+    /// Waits for the stand-in's deliveries (retries included) to end; then a payment's two
+    /// events must each have been delivered, and every delivery answered 2xx.
+    async fn deliveries_answered_2xx(&self) {
+        tokio::time::timeout(STEP, self.stripe.settled())
+            .await
+            .unwrap_or_else(|_| panic!("the stand-in's deliveries did not end within {STEP:?}"));
+        let events = self.stripe.events();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["checkout.session.completed", "payment_intent.succeeded"],
+            "the events of one payment"
+        );
+        for event in &events {
+            assert_eq!(
+                event.account.as_deref(),
+                Some(stack::DEMO_STRIPE_ACCOUNT),
+                "{event:?}"
+            );
+            assert!(
+                !event.deliveries.is_empty() && event.deliveries.iter().all(|d| d.succeeded()),
+                "every delivery answered 2xx: {event:?}"
+            );
         }
     }
 
@@ -351,6 +599,28 @@ impl Portal {
                 0 if Instant::now() < deadline => {}
                 1 => return fresh.into_iter().next().expect("one message"),
                 n => panic!("expected one new message in the outbox, found {n}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The `count` messages that arrived since `before`, once they all have; more is a
+    /// failure.
+    async fn new_messages(&self, before: &[String], count: usize) -> Vec<String> {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let fresh: Vec<String> = read_outbox(&self.outbox)
+                .into_iter()
+                .filter(|m| !before.contains(m))
+                .collect();
+            if fresh.len() > count || (fresh.len() < count && Instant::now() >= deadline) {
+                panic!(
+                    "expected {count} new messages in the outbox, found {}:\n{fresh:#?}",
+                    fresh.len()
+                );
+            }
+            if fresh.len() == count {
+                return fresh;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -592,6 +862,66 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the browser is at a URL starting with `prefix` (after a redirect, say).
+    async fn wait_for_url_prefix(&self, prefix: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let url = self.client.current_url().await.expect("the url");
+            if url.as_str().starts_with(prefix) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {STEP:?} for a URL starting {prefix}; still at {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits on the payment return page, which reloads itself while it says "processing",
+    /// until it says the payment was received. Any other answer fails at once.
+    async fn wait_for_payment_received(&self) {
+        let deadline = Instant::now() + STEP;
+        let mut processing = 0;
+        loop {
+            match self.heading().await.as_str() {
+                "Payment received" => {
+                    println!("payment confirmed after {processing} look(s) at \"processing\"");
+                    return;
+                }
+                "Processing your payment…" => processing += 1,
+                // Between two loads of the page.
+                "" => {}
+                other => {
+                    let text = self.main_text().await;
+                    panic!("the return page says {other:?}, not received:\n{text}");
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the return page did not say the payment was received within {STEP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The rows of the invoice page's list of payments (none when it shows no list), each
+    /// as its visible text.
+    async fn payment_rows(&self) -> Vec<String> {
+        let xpath = "//main//div[h2[normalize-space(.)='Payments']]//tbody/tr";
+        let rows = self
+            .client
+            .find_all(Locator::XPath(xpath))
+            .await
+            .expect("the payment rows");
+        let mut texts = Vec::new();
+        for row in rows {
+            let text = row.text().await.expect("a row's text");
+            texts.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        texts
     }
 
     async fn main_text(&self) -> String {

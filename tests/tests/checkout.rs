@@ -411,7 +411,8 @@ async fn c06_amounts_reach_stripe_in_the_currencys_own_unit() {
         assert_eq!(request.field("customer_email"), Some(email.as_str()));
         assert_eq!(
             request.field("client_reference_id"),
-            Some(invoice.id.as_str())
+            Some(client.id.as_str()),
+            "the webhook checks the reference against the metadata's client"
         );
         for prefix in ["metadata", "payment_intent_data[metadata]"] {
             let meta = |name: &str| request.field(&format!("{prefix}[{name}]"));

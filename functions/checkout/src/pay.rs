@@ -175,7 +175,8 @@ fn checkout_request(
         product_name: format!("Invoice {}", detail.summary.number),
         success_url: format!("{invoice_url}/payment?session_id={{CHECKOUT_SESSION_ID}}"),
         cancel_url: invoice_url,
-        client_reference_id: id.to_string(),
+        // The webhook refuses a completed session whose reference is not the metadata's client.
+        client_reference_id: viewing.active.id.to_string(),
         customer_email: Some(email),
         metadata: PaymentMetadata {
             company: company.slug.to_string(),
