@@ -4,7 +4,7 @@
 # foreground, and stops the engine again however porchlight-local ends.
 #
 # PORCHLIGHT_PORT (default 3000) is the portal's port, PORCHLIGHT_DYNAMODB_PORT (default
-# 8000) the engine's. DynamoDB Local listens on every interface, not only 127.0.0.1.
+# 8000) the engine's, PORCHLIGHT_SAMPLE_DIR (default ../shared/data/qbo-sample) the demo data. DynamoDB Local listens on every interface, not only 127.0.0.1.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +19,16 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_EC2_METADATA_DISABLED=true
+
+# The demo company comes from the sample data beside the repository; say so before a
+# build of several minutes, not after it.
+sample="${PORCHLIGHT_SAMPLE_DIR:-$root/../shared/data/qbo-sample}"
+if [[ ! -f "$sample/customers.json" ]]; then
+    echo "make run: the demo company's sample data is not at $sample" >&2
+    echo "make run: set PORCHLIGHT_SAMPLE_DIR to a QuickBooks export (the folder with" \
+        "customers.json), or clone beside ../shared" >&2
+    exit 1
+fi
 
 cargo build --locked
 

@@ -60,7 +60,7 @@ pub enum Command {
     /// Back-office API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(crate::key_commands::ApiKeyCommand),
-    /// Run the daily sweep by hand: fixed invoices, the archive, new-document emails.
+    /// Run the sweep (hourly when deployed) by hand: fixed invoices, archive, new-document mail.
     Sweep(crate::sweep_command::SweepArgs),
 }
 

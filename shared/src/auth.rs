@@ -7,9 +7,10 @@
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::Request;
 
+use crate::domain::Client;
 use crate::http::cookie;
-use crate::ids::{CompanySlug, SecretToken, TokenHash};
-use crate::store::{Session, Store, StoreError};
+use crate::ids::{ClientId, CompanySlug, SecretToken, TokenHash};
+use crate::store::{ClientPortal, Session, Store, StoreError};
 
 pub const SESSION_COOKIE: &str = "porchlight_session";
 /// How long a sign-in lasts.
@@ -56,6 +57,37 @@ pub async fn signed_in(
     Ok(session
         .filter(|s| s.is_live(now))
         .map(|session| SignedIn { token, session }))
+}
+
+impl SignedIn {
+    /// Whether this session may still see `client`: it was offered the account at sign-in,
+    /// and its address is still one of the client's. Staff can take an address off a
+    /// client at any time, and that must end its access then, not when the session expires.
+    pub fn still_reaches(&self, client: &Client) -> bool {
+        self.session.may_see(&client.id)
+            && client
+                .emails
+                .iter()
+                .any(|email| email.eq_ignore_ascii_case(&self.session.email))
+    }
+
+    /// The client's whole partition (one Query), if the session still reaches the client.
+    pub async fn client_portal(
+        &self,
+        store: &Store,
+        slug: &CompanySlug,
+        client: &ClientId,
+    ) -> Result<Option<ClientPortal>, StoreError> {
+        let portal = store.client_portal(slug, client).await?;
+        Ok(portal.filter(|portal| {
+            let reaches = self.still_reaches(&portal.client);
+            if !reaches {
+                tracing::info!(slug = %slug, client = %client,
+                    "session refused: its address no longer reaches the client");
+            }
+            reaches
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -104,6 +104,39 @@ pub fn form(req: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether the request carries a body that is not a URL-encoded form (JSON, multipart),
+/// which [`form`] would read as no fields at all.
+pub fn has_non_form_body(req: &Request) -> bool {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.is_empty() {
+        return false;
+    }
+    let media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    media_type.as_deref() != Some("application/x-www-form-urlencoded")
+}
+
+/// 415 for a body [`has_non_form_body`] refuses: the action takes a form and nothing else.
+pub fn form_body_required(json: bool, company: Option<(&CompanySlug, &str)>) -> Response<Body> {
+    let why = "Send the form's fields as application/x-www-form-urlencoded.";
+    if json {
+        problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported body",
+            Some(why),
+        )
+    } else {
+        html(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            crate::views::message_page("Request refused", company, why),
+        )
+    }
+}
+
 pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
@@ -436,6 +469,20 @@ pub fn is_cross_site(req: &Request) -> bool {
     match header_text("host") {
         Some(host) => origin_host != host,
         None => true,
+    }
+}
+
+/// 401 for a page that needs a session: the sign-in form with `why` above it, or for a
+/// program the problem naming where to ask for a link.
+pub fn sign_in_first(json: bool, company: (&CompanySlug, &str), why: &str) -> Response<Body> {
+    if json {
+        let detail = format!("POST an email to /p/{}/login", company.0);
+        problem(StatusCode::UNAUTHORIZED, "Sign in first", Some(&detail))
+    } else {
+        html(
+            StatusCode::UNAUTHORIZED,
+            crate::views::login::login(company, Some(why), ""),
+        )
     }
 }
 

@@ -82,6 +82,12 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest amount, either way, that Porchlight takes in: 10^12 minor units
+    /// ($10,000,000,000.00, or ¥1,000,000,000,000). Far above any field-service bill, and
+    /// low enough that millions of such amounts still add up inside an `i64`, so a
+    /// client's balances, a document's lines and a day's payments never overflow.
+    pub const MAX_MINOR: i64 = 1_000_000_000_000;
+
     pub fn new(minor: i64, currency: Currency) -> Self {
         Self { minor, currency }
     }
@@ -94,8 +100,14 @@ impl Money {
         self.minor == 0
     }
 
+    /// Whether the amount is within what Porchlight takes in ([`Money::MAX_MINOR`]).
+    pub fn in_bounds(&self) -> bool {
+        self.minor.unsigned_abs() <= Self::MAX_MINOR.unsigned_abs()
+    }
+
     /// Parses a decimal string such as `459.0`, `-15.00` or `226.75` exactly, refusing more
-    /// fractional digits than the currency has (unless they are zeros).
+    /// fractional digits than the currency has (unless they are zeros), and amounts beyond
+    /// [`Money::MAX_MINOR`].
     pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, MoneyError> {
         let bad = || MoneyError::Amount(text.to_owned(), currency.code().to_owned());
         let (negative, digits) = match text.strip_prefix('-') {
@@ -123,6 +135,7 @@ impl Money {
         let magnitude = whole
             .checked_mul(scale)
             .and_then(|w| w.checked_add(fraction))
+            .filter(|m| *m <= Self::MAX_MINOR)
             .ok_or_else(bad)?;
         Ok(Self::new(
             if negative { -magnitude } else { magnitude },
@@ -191,6 +204,17 @@ mod tests {
         assert!(Money::parse_decimal("1.005", Currency::usd()).is_err());
         assert!(Money::parse_decimal("1e3", Currency::usd()).is_err());
         assert!(Money::parse_decimal("", Currency::usd()).is_err());
+    }
+
+    #[test]
+    fn amounts_beyond_the_bound_are_refused() {
+        assert_eq!(usd("10000000000.00").minor, Money::MAX_MINOR);
+        assert_eq!(usd("-10000000000.00").minor, -Money::MAX_MINOR);
+        assert!(Money::parse_decimal("10000000000.01", Currency::usd()).is_err());
+        assert!(Money::parse_decimal("92233720368547758.07", Currency::usd()).is_err());
+        assert!(Money::new(Money::MAX_MINOR, Currency::usd()).in_bounds());
+        assert!(!Money::new(Money::MAX_MINOR + 1, Currency::usd()).in_bounds());
+        assert!(!Money::new(i64::MIN, Currency::usd()).in_bounds());
     }
 
     #[test]

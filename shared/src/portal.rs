@@ -391,7 +391,11 @@ impl<'a> PortalDay<'a> {
                 .then(b.number.cmp(&a.number))
         });
 
-        let due = invoices.iter().map(|i| i.balance.minor.max(0)).sum();
+        // Amounts are bounded when they come in; saturating keeps a bad stored one from
+        // taking the whole page down.
+        let due = invoices
+            .iter()
+            .fold(0i64, |due, i| due.saturating_add(i.balance.minor.max(0)));
         PortalHome {
             company: CompanySummary {
                 slug: self.company.slug.clone(),

@@ -20,8 +20,6 @@ const DYNAMODB_PER_MILLION_READ_UNITS: f64 = 0.125;
 
 /// The HTTP API meters requests in 512 KB increments.
 const HTTP_API_METERING_BYTES: f64 = 512.0 * 1024.0;
-/// One Query page is at most 1 MB, which is 256 strongly consistent read units.
-const READ_UNITS_PER_QUERY_PAGE: f64 = 256.0;
 const VIEWS: f64 = 1_000_000.0;
 
 fn number(value: &Value, path: &[&str]) -> Option<f64> {
@@ -52,10 +50,8 @@ fn estimate(documents: &str, page: &Value, memory: &Value, gigabytes: f64) -> Op
     let x86_64 = gb_seconds * LAMBDA_X86_64_PER_GB_SECOND;
     let units_per_view = (bytes / HTTP_API_METERING_BYTES).ceil().max(1.0);
     let http_api = units_per_view * HTTP_API_PER_MILLION_REQUESTS;
-    let query_pages = (rcu / READ_UNITS_PER_QUERY_PAGE).ceil().max(1.0);
-    let get_items = (requests - query_pages).max(0.0);
-    let read_units = get_items + rcu;
-    let dynamodb = read_units * DYNAMODB_PER_MILLION_READ_UNITS;
+    // On-demand bills the read units DynamoDB reported, whatever the number of requests.
+    let dynamodb = rcu * DYNAMODB_PER_MILLION_READ_UNITS;
 
     println!("home with {documents} documents, per 1,000,000 views:");
     line(
@@ -89,7 +85,7 @@ fn estimate(documents: &str, page: &Value, memory: &Value, gigabytes: f64) -> Op
     line(
         "DynamoDB reads",
         &format!(
-            "1M x ({get_items:.0} GetItem x 1 + {rcu:.1} Query) = {read_units:.1}M RRU x \
+            "1M x {rcu:.1} RRU (reported for {requests:.0} requests) = {rcu:.1}M RRU x \
              ${DYNAMODB_PER_MILLION_READ_UNITS}/M"
         ),
         dynamodb,
@@ -135,8 +131,8 @@ fn main() {
     println!(
         "memory: {memory_mb} MB (template.yaml Globals MemorySize) = {gigabytes:.4} GB; \
          duration: the release binary's median per view from the memory benchmark; reads: \
-         the portal page benchmark's requests and Query RRU, each other request a GetItem of \
-         an item under 4 KB (1 RRU, strongly consistent)"
+         the read request units DynamoDB reported for each view's GetItems and Query in the \
+         portal page benchmark"
     );
 
     let (Some(page), Some(memory)) = (

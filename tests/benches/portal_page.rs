@@ -1,6 +1,6 @@
 //! The portal page: handler time per view of a signed-in client's home at 10, 200 and 1,000
-//! documents, with the DynamoDB requests each view makes, the read capacity the client's
-//! partition Query consumed (`ReturnConsumedCapacity`, as DynamoDB Local reports it) and
+//! documents, with the DynamoDB requests each view makes, the read capacity they consumed
+//! (`ReturnConsumedCapacity` of its GetItems and Query, as DynamoDB Local reports it) and
 //! the response size; against the portal's 404 page for the same signed-in client
 //! measured in the same run as the baseline.
 //!
@@ -148,8 +148,8 @@ fn report(baseline: &Page, pages: &[(usize, Page)]) {
         );
     }
     println!(
-        "requests and RCU are per view; RCU counts the partition Query only (GetItems are \
-         not asked for their capacity)"
+        "requests and RCU are per view; RCU is what DynamoDB reported for the GetItems and \
+         the Query (strongly consistent reads)"
     );
     support::record_figures(
         "portal_page",

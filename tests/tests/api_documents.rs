@@ -847,6 +847,11 @@ async fn contacts_emails_reach_the_client_for_login() {
         let link = ask_for_link(&stack, "oakleaf", email).await;
         assert!(link.starts_with("/p/oakleaf/login/"), "{link}");
     }
+    let ben = sign_in(&stack, "oakleaf", "ben@example.org").await;
+    let home = |cookie: &str| Event::get("/p/oakleaf").cookie(Some(cookie)).json();
+    let before_removal = stack.call(home(&ben)).await;
+    assert_eq!(before_removal.status, 200, "{}", before_removal.body);
+    assert_eq!(before_removal.json()["client"]["name"], "Harbor HOA");
 
     let changed = office
         .change(
@@ -868,6 +873,19 @@ async fn contacts_emails_reach_the_client_for_login() {
     assert!(
         stack.mail_since(&before).is_empty(),
         "a removed contact gets no link"
+    );
+    let after_removal = stack.call(home(&ben)).await;
+    assert_eq!(
+        after_removal.status, 401,
+        "a removed contact's open session sees the account no more: {}",
+        after_removal.body
+    );
+    let request_form = stack
+        .call(Event::get("/p/oakleaf/request").cookie(Some(&ben)))
+        .await;
+    assert!(
+        !request_form.body.contains("Harbor"),
+        "nor is the request form filled in from it"
     );
     ask_for_link(&stack, "oakleaf", "cam@example.org").await;
     let entry = stack
@@ -996,6 +1014,19 @@ async fn bad_input_names_each_field() {
         )
         .await;
     assert_eq!(bad_fields(&elsewhere), ["job_id"]);
+    let huge = json!({ "minor": i64::MAX, "currency": "USD" });
+    let overflowing = office
+        .post(
+            &format!("clients/{client}/invoices"),
+            json!({ "number": "INV-903", "billing": { "kind": "one_off" },
+                "lines": [{ "description": "All of it", "amount": huge }], "total": huge }),
+        )
+        .await;
+    assert_eq!(
+        bad_fields(&overflowing),
+        ["lines[0].amount", "total"],
+        "amounts that could overflow a client's sums are refused"
+    );
     let nothing = office.get(&format!("clients/{client}/portal")).await.json();
     assert_eq!(
         nothing["documents"],

@@ -582,6 +582,26 @@ async fn amounts_outside_the_rules_are_refused_before_stripe() {
         Some("application/problem+json")
     );
 
+    // A body that is not a form would read as no amount, which means the whole balance: it
+    // is refused instead of paying what the client did not ask for.
+    let as_json = Event::post(&pay_path(&company, &invoice))
+        .cookie(Some(&cookie))
+        .body_json(&serde_json::json!({ "amount": "20.00" }))
+        .json();
+    let as_json = stack.call(as_json).await;
+    assert_eq!(as_json.status, 415, "{}", as_json.body);
+    assert_eq!(
+        as_json.header(header::CONTENT_TYPE),
+        Some("application/problem+json")
+    );
+    let multipart = Event::post(&pay_path(&company, &invoice))
+        .cookie(Some(&cookie))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body_text("--x\r\nContent-Disposition: form-data; name=\"amount\"\r\n\r\n20.00\r\n--x--");
+    let multipart = stack.call(multipart).await;
+    assert_eq!(multipart.status, 415, "{}", multipart.body);
+    assert!(multipart.body.contains("application/x-www-form-urlencoded"));
+
     // A balance below the minimum can still be paid whole, and only whole.
     let part = pay(&stack, &cookie, &pay_path(&company, &small), Some("10.00")).await;
     assert_eq!(part.status, 422);
@@ -824,6 +844,67 @@ async fn the_return_page_books_only_what_stripe_confirms_and_only_once() {
         balance_and_payments(&stack, &company, &sam, &invoice).await,
         (5_800, 1)
     );
+}
+
+/// Paying off an invoice dated over a year ago takes it out of the portal at once, so the
+/// return page leads back to the payment history instead of to a page that is gone.
+#[tokio::test]
+async fn paying_off_an_old_invoice_leads_back_to_the_payments() {
+    let (stack, stripe) = stack_with_stripe().await;
+    let company = company(&stack, "oakleaf", "USD", 0).await;
+    let sam = stack
+        .client(&company, "Sam Ortega", "sam@example.org")
+        .await;
+    let mut invoice = open_invoice(&stack, &company, &sam, "OK-1999", 8_800).await;
+    invoice.invoice_date = Some(day("2025-06-01"));
+    let key = keys::invoice(&company.slug, &sam.id, &invoice.id);
+    stack
+        .store()
+        .upsert_record(&key, Entity::Invoice, &invoice, None)
+        .await
+        .expect("stored");
+    let cookie = sign_in(&stack, "oakleaf", "sam@example.org").await;
+    let started = Event::post(&pay_path(&company, &invoice))
+        .cookie(Some(&cookie))
+        .form(&[])
+        .json();
+    let started = stack.call(started).await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let session = started.json()["session_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let back = return_path(&company, &invoice, &session);
+    let waiting = stack.call(Event::get(&back).cookie(Some(&cookie))).await;
+    assert!(
+        waiting.body.contains(&format!(
+            "<a href=\"/p/oakleaf/invoices/{}\">← Back to the invoice</a>",
+            invoice.id
+        )),
+        "unpaid, the invoice is still there: {}",
+        waiting.body
+    );
+
+    stripe.pay(&session);
+    let paid = stack.call(Event::get(&back).cookie(Some(&cookie))).await;
+    assert!(paid.body.contains("Payment received"), "{}", paid.body);
+    assert!(
+        paid.body
+            .contains("<a href=\"/p/oakleaf/payments\">← Your payments</a>"),
+        "{}",
+        paid.body
+    );
+    let gone = Event::get(&format!("/p/oakleaf/invoices/{}", invoice.id)).cookie(Some(&cookie));
+    assert_eq!(
+        stack.call(gone).await.status,
+        404,
+        "the invoice left the portal"
+    );
+    let history = stack
+        .call(Event::get("/p/oakleaf/payments").cookie(Some(&cookie)))
+        .await;
+    assert_eq!(history.status, 200);
+    assert!(history.body.contains("OK-1999"), "{}", history.body);
 }
 
 /// A payment the webhook booked already shows as received without asking Stripe; a failed

@@ -360,6 +360,17 @@ async fn shared_addresses_choose_an_account() {
     let stack = TestStack::new("2026-04-02T15:00:00Z").await;
     let fixture = cases(&stack).await;
     let (greenridge, dana, lee) = (&fixture.greenridge, &fixture.dana, &fixture.lee);
+    // The address is on both clients, as the API and the import keep it; the address entry
+    // below is what sign-in reads.
+    for client in [dana, lee] {
+        let mut shared = client.clone();
+        shared.emails.push("family@example.net".into());
+        stack
+            .store()
+            .save_client(&greenridge.slug, &shared)
+            .await
+            .expect("stored");
+    }
     let refs = [
         ClientRef {
             id: dana.id.clone(),

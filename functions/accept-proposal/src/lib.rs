@@ -128,20 +128,17 @@ async fn accept(
     let Some((signed_in, active)) =
         signed_in.and_then(|s| s.session.active().cloned().map(|active| (s, active)))
     else {
-        return Ok(if json {
-            http::problem(StatusCode::UNAUTHORIZED, "Sign in first", None)
-        } else {
-            http::html(
-                StatusCode::UNAUTHORIZED,
-                views::login::login(names, Some("Please sign in to accept this proposal."), ""),
-            )
-        });
+        let why = "Please sign in to accept this proposal.";
+        return Ok(http::sign_in_first(json, names, why));
     };
     let viewer = pages::Viewer {
         email: &signed_in.session.email,
         can_switch: signed_in.session.clients.len() > 1,
     };
-    let Some(portal) = ctx.store.client_portal(&company.slug, &active.id).await? else {
+    let Some(portal) = signed_in
+        .client_portal(&ctx.store, &company.slug, &active.id)
+        .await?
+    else {
         return Ok(http::not_found(json, Some(names)));
     };
     let day = PortalDay::new(company, &portal, today);

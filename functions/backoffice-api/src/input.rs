@@ -212,7 +212,13 @@ impl<'a> Fields<'a> {
         let code = value.get("currency").and_then(Value::as_str);
         match (minor, code) {
             (Some(minor), Some(code)) if code == currency.code() => {
-                Some(Money::new(minor, currency.clone()))
+                let money = Money::new(minor, currency.clone());
+                if money.in_bounds() {
+                    return Some(money);
+                }
+                let most = Money::new(Money::MAX_MINOR, currency.clone());
+                self.problem(field, &format!("must be at most {most} either way"));
+                None
             }
             (Some(_), Some(_)) => {
                 self.problem(

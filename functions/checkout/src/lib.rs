@@ -16,14 +16,13 @@
 mod pay;
 mod returned;
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use porchlight_shared::auth::{self, SignedIn};
 use porchlight_shared::context::AppContext;
 use porchlight_shared::domain::{ClientRef, Company};
 use porchlight_shared::http::{self, Failure, PortalPath};
 use porchlight_shared::store::ClientPortal;
-use porchlight_shared::views;
 use porchlight_shared::views::portal as pages;
 
 const PAY_ROUTE: &str = "/p/{slug}/invoices/{id}/pay";
@@ -98,16 +97,12 @@ async fn viewing(
     let Some((signed_in, active)) =
         signed_in.and_then(|s| s.session.active().cloned().map(|active| (s, active)))
     else {
-        return Ok(Err(if json {
-            http::problem(StatusCode::UNAUTHORIZED, "Sign in first", None)
-        } else {
-            http::html(
-                StatusCode::UNAUTHORIZED,
-                views::login::login(names, Some(why), ""),
-            )
-        }));
+        return Ok(Err(http::sign_in_first(json, names, why)));
     };
-    let Some(portal) = ctx.store.client_portal(&company.slug, &active.id).await? else {
+    let Some(portal) = signed_in
+        .client_portal(&ctx.store, &company.slug, &active.id)
+        .await?
+    else {
         return Ok(Err(http::not_found(json, Some(names))));
     };
     Ok(Ok(Viewing {

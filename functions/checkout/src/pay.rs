@@ -36,6 +36,10 @@ pub async fn start(
 ) -> Result<Response<Body>, Failure> {
     let json = http::wants_json(req);
     let names = (&company.slug, company.name.as_str());
+    if http::has_non_form_body(req) {
+        // Read as a form it would have no amount, and no amount means the whole balance.
+        return Ok(http::form_body_required(json, Some(names)));
+    }
     let why = "Please sign in to pay this invoice.";
     let viewing = match viewing(ctx, req, company, why).await? {
         Ok(viewing) => viewing,

@@ -13,6 +13,7 @@ use porchlight_shared::money::Money;
 use porchlight_shared::payments::stripe_api::{
     self, CheckoutSession, SessionStatus, StripeClient, StripeError,
 };
+use porchlight_shared::portal::PortalDay;
 use porchlight_shared::store::payments::{
     BookingOutcome, CheckoutAttempt, CheckoutStatus, StripeBooking,
 };
@@ -98,7 +99,18 @@ pub async fn show(
     Ok(if json {
         http::json(StatusCode::OK, &answer(&outcome, &attempt, invoice))
     } else {
-        page(company, &viewing, &id, invoice, &attempt, &outcome)
+        // Paying off an invoice dated over a year ago takes it out of the portal at once;
+        // then the way back is the payment history, which lists this payment.
+        let today = company.today(ctx.clock.now());
+        let still_shown = PortalDay::new(company, &viewing.portal, today)
+            .invoice(&id)
+            .is_some();
+        let place = Place {
+            id: &id,
+            invoice,
+            still_shown,
+        };
+        page(company, &viewing, &place, &attempt, &outcome)
     })
 }
 
@@ -253,14 +265,21 @@ fn answer<'a>(
     }
 }
 
+/// The invoice a return page is about, and whether the portal still shows it.
+struct Place<'a> {
+    id: &'a DocumentId,
+    invoice: Option<&'a Invoice>,
+    still_shown: bool,
+}
+
 fn page(
     company: &Company,
     viewing: &Viewing,
-    id: &DocumentId,
-    invoice: Option<&Invoice>,
+    place: &Place<'_>,
     attempt: &CheckoutAttempt,
     outcome: &Outcome,
 ) -> Response<Body> {
+    let invoice = place.invoice;
     let names = (&company.slug, company.name.as_str());
     let state = match outcome {
         Outcome::Received => PaymentState::Received {
@@ -273,12 +292,21 @@ fn page(
         Outcome::Expired => PaymentState::Expired,
         Outcome::Unconfirmed => PaymentState::Unconfirmed,
     };
-    let invoice_path = format!("/p/{}/invoices/{id}", company.slug);
+    let invoice_path = format!("/p/{}/invoices/{}", company.slug, place.id);
+    let payments_path = format!("/p/{}/payments", company.slug);
+    let back = if place.still_shown {
+        (invoice_path.as_str(), "← Back to the invoice")
+    } else {
+        (payments_path.as_str(), "← Your payments")
+    };
     let number = invoice.map(|i| i.number.as_str());
     let markup = pages::payment_return(
         names,
         &viewing.viewer(),
-        &invoice_path,
+        pages::ReturnLinks {
+            back,
+            invoice: &invoice_path,
+        },
         number,
         &attempt.amount,
         &state,

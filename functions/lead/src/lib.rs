@@ -69,12 +69,12 @@ async fn signed_in_client(
     company: &Company,
     signed_in: Option<&SignedIn>,
 ) -> Result<Option<Client>, Failure> {
-    let Some(active) = signed_in.and_then(|s| s.session.active()) else {
+    let Some((signed_in, active)) = signed_in.and_then(|s| s.session.active().map(|a| (s, a)))
+    else {
         return Ok(None);
     };
-    Ok(ctx
-        .store
-        .client_portal(&company.slug, &active.id)
+    Ok(signed_in
+        .client_portal(&ctx.store, &company.slug, &active.id)
         .await?
         .map(|portal| portal.client))
 }

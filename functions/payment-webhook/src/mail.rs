@@ -62,6 +62,7 @@ pub(crate) async fn payment_mails(
     };
     let number = invoice_number(ctx, resolved, payment).await?;
     let url = receipts::invoice_url(&ctx.config.base_url, &company.slug, &payment.invoice_id);
+    let payments_url = receipts::payments_url(&ctx.config.base_url, &company.slug);
     let facts = PaymentFacts {
         company,
         client: &resolved.client,
@@ -71,6 +72,7 @@ pub(crate) async fn payment_mails(
         left_owing: &payment.balance_after,
         unapplied: &payment.payment.unapplied,
         invoice_url: &url,
+        payments_url: &payments_url,
         payment_intent: &payment.payment_intent,
     };
     let mut all_sent = true;

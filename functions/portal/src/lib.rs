@@ -97,27 +97,15 @@ async fn viewing(
     let Some(active) = signed_in.session.active() else {
         return Ok(None);
     };
-    let portal = ctx.store.client_portal(&company.slug, &active.id).await?;
+    let portal = signed_in
+        .client_portal(&ctx.store, &company.slug, &active.id)
+        .await?;
     Ok(portal.map(|portal| Viewing { signed_in, portal }))
 }
 
 fn sign_in_first(json: bool, company: &Company) -> Response<Body> {
-    if json {
-        http::problem(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            Some("POST an email to /login"),
-        )
-    } else {
-        http::html(
-            StatusCode::UNAUTHORIZED,
-            views::login::login(
-                (&company.slug, &company.name),
-                Some("Please sign in to see this page."),
-                "",
-            ),
-        )
-    }
+    let names = (&company.slug, company.name.as_str());
+    http::sign_in_first(json, names, "Please sign in to see this page.")
 }
 
 async fn home(
@@ -133,16 +121,16 @@ async fn home(
     if http::query_param(req, "leadform").as_deref() == Some("true") {
         return lead_form(ctx, company, signed_in.as_ref(), json).await;
     }
-    let Some(signed_in) = signed_in else {
-        return Ok(if json {
-            http::problem(
-                StatusCode::UNAUTHORIZED,
-                "Sign in first",
-                Some("POST an email to /login"),
-            )
+    // The front door itself: the sign-in form, or for a program the problem saying so.
+    let front_door = || {
+        if json {
+            sign_in_first(json, company)
         } else {
             http::html(StatusCode::OK, views::login::login(names, None, ""))
-        });
+        }
+    };
+    let Some(signed_in) = signed_in else {
+        return Ok(front_door());
     };
 
     let session = &signed_in.session;
@@ -164,12 +152,12 @@ async fn home(
             )
         });
     };
-    let Some(portal) = ctx.store.client_portal(&company.slug, &active.id).await? else {
-        tracing::warn!(slug = %company.slug, "session names a client that is gone");
-        return Ok(http::html(
-            StatusCode::OK,
-            views::login::login(names, None, ""),
-        ));
+    let Some(portal) = signed_in
+        .client_portal(&ctx.store, &company.slug, &active.id)
+        .await?
+    else {
+        tracing::warn!(slug = %company.slug, "session names a client it no longer reaches");
+        return Ok(front_door());
     };
 
     let day = PortalDay::new(company, &portal, company.today(now));
@@ -208,10 +196,9 @@ async fn lead_form(
     signed_in: Option<&SignedIn>,
     json: bool,
 ) -> Result<Response<Body>, Failure> {
-    let client = match signed_in.and_then(|s| s.session.active()) {
-        Some(active) => ctx
-            .store
-            .client_portal(&company.slug, &active.id)
+    let client = match signed_in.and_then(|s| s.session.active().map(|a| (s, a))) {
+        Some((signed_in, active)) => signed_in
+            .client_portal(&ctx.store, &company.slug, &active.id)
             .await?
             .map(|p| p.client),
         None => None,

@@ -196,7 +196,10 @@ async fn calendar(
     }
     let now = ctx.clock.now();
     let signed_in = auth::signed_in(&ctx.store, req, &company.slug, now).await?;
-    let Some(active) = signed_in.as_ref().and_then(|s| s.session.active()) else {
+    let Some((signed_in, active)) = signed_in
+        .as_ref()
+        .and_then(|s| s.session.active().map(|a| (s, a)))
+    else {
         return Ok(sign_in_first(json, company));
     };
     let form = http::form(req);
@@ -208,6 +211,11 @@ async fn calendar(
         tracing::warn!(slug = %company.slug, "session names a client that is gone");
         return Ok(not_found(json, company));
     };
+    if !signed_in.still_reaches(&client) {
+        tracing::info!(slug = %company.slug, client = %client.id,
+            "session refused: its address no longer reaches the client");
+        return Ok(sign_in_first(json, company));
+    }
     let enable = matches!(action, CalendarAction::Create);
     let after = ctx
         .store
@@ -230,22 +238,8 @@ async fn calendar(
 }
 
 fn sign_in_first(json: bool, company: &Company) -> Response<Body> {
-    if json {
-        http::problem(
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            Some("POST an email to /login"),
-        )
-    } else {
-        http::html(
-            StatusCode::UNAUTHORIZED,
-            views::login::login(
-                (&company.slug, &company.name),
-                Some("Please sign in to change your calendar link."),
-                "",
-            ),
-        )
-    }
+    let names = (&company.slug, company.name.as_str());
+    http::sign_in_first(json, names, "Please sign in to change your calendar link.")
 }
 
 fn unknown_action(json: bool, company: &Company) -> Response<Body> {

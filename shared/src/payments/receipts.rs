@@ -26,6 +26,9 @@ pub struct PaymentFacts<'a> {
     /// Paid beyond what the invoice owed, kept as a credit for staff to settle.
     pub unapplied: &'a Money,
     pub invoice_url: &'a str,
+    /// The client's payment history, which lists every payment whatever became of its
+    /// invoice (one paid off over a year after its date leaves the portal at once).
+    pub payments_url: &'a str,
     /// Stripe's id of the payment, for staff to find it in Stripe's dashboard.
     pub payment_intent: &'a str,
 }
@@ -45,6 +48,10 @@ pub struct RefundFacts<'a> {
 /// The portal page of one invoice, for links in emails.
 pub fn invoice_url(base_url: &str, slug: &CompanySlug, invoice: &DocumentId) -> String {
     format!("{base_url}/p/{slug}/invoices/{invoice}")
+}
+
+pub fn payments_url(base_url: &str, slug: &CompanySlug) -> String {
+    format!("{base_url}/p/{slug}/payments")
 }
 
 /// The client's addresses that parse; an address that does not is left out.
@@ -118,16 +125,22 @@ pub fn receipt(from: &Mailbox, facts: &PaymentFacts<'_>) -> Option<Email> {
     if let Some(credit) = &credit {
         body.push_str(&format!("\n{credit}\n"));
     }
+    // A paid-off invoice may have left the portal; the payment history never does.
+    let (label, url) = if left.is_zero() {
+        ("View your payments", facts.payments_url)
+    } else {
+        ("View the invoice", facts.invoice_url)
+    };
     body.push_str(&format!(
-        "\nView the invoice: {}\n\nThis is your receipt from {}.\n",
-        facts.invoice_url, facts.company.name
+        "\n{label}: {url}\n\nThis is your receipt from {}.\n",
+        facts.company.name
     ));
     let content = html! {
         p { (greeting) }
         (rows(&pairs))
         p { (status) }
         @if let Some(credit) = &credit { p { (credit) } }
-        (email::button("View the invoice", facts.invoice_url))
+        (email::button(label, url))
         p style="font-size:13px;color:#5b6b62" {
             "This is your receipt from " (facts.company.name) "."
         }
@@ -287,6 +300,7 @@ mod tests {
             left_owing: &left,
             unapplied: &none,
             invoice_url: "http://127.0.0.1:3000/p/greenridge/invoices/abc",
+            payments_url: "http://127.0.0.1:3000/p/greenridge/payments",
             payment_intent: "pi_test_1",
         };
         let email = receipt(&sender(), &facts).expect("a receipt");
@@ -305,7 +319,10 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<Lawn>"));
-        assert!(html.contains("href=\"http://127.0.0.1:3000/p/greenridge/invoices/abc\""));
+        assert!(
+            html.contains("href=\"http://127.0.0.1:3000/p/greenridge/payments\""),
+            "paid in full, the receipt leads to the payment history: {html}"
+        );
 
         let notice = staff_notice(&sender(), &facts).expect("a notice");
         assert_eq!(notice.to[0].address, "office@greenridge.example");
@@ -326,6 +343,7 @@ mod tests {
             left_owing: &left,
             unapplied: &none,
             invoice_url: "http://x.test/i",
+            payments_url: "http://x.test/p",
             payment_intent: "pi_1",
         };
         let email = receipt(&sender(), &facts).expect("a receipt");
@@ -334,6 +352,7 @@ mod tests {
                 .body
                 .contains("$70.00 is still owing on invoice #GR-7")
         );
+        assert!(email.body.contains("View the invoice: http://x.test/i"));
 
         let (over, minus) = (usd(1_000), usd(-1_000));
         let credit = PaymentFacts {

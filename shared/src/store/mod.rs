@@ -156,10 +156,9 @@ impl Store {
         self.items_read.fetch_add(items, Ordering::Relaxed);
     }
 
-    /// Read capacity units consumed so far, as DynamoDB reported them
-    /// (`ReturnConsumedCapacity`) for the Queries that read whole partitions (a client's
-    /// portal, the company listing); GetItems are not counted. `make bench` turns it into
-    /// the read cost of a portal page.
+    /// Read capacity units consumed so far by GetItems and by the Queries that read whole
+    /// partitions (a client's portal, the company listing), as DynamoDB reported them
+    /// (`ReturnConsumedCapacity`). `make bench` turns it into the read cost of a portal page.
     pub fn consumed_capacity(&self) -> f64 {
         self.consumed_milli_units.load(Ordering::Relaxed) as f64 / 1000.0
     }
@@ -182,9 +181,11 @@ impl Store {
             .key(keys::PK, s(&key.pk))
             .key(keys::SK, s(&key.sk))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| request_error("GetItem", e))?;
+        self.add_consumed(output.consumed_capacity());
         Ok(output.item)
     }
 

@@ -389,11 +389,17 @@ pub enum PaymentState<'a> {
     Unconfirmed,
 }
 
+/// Where the return page leads: back (`href`, label), and the invoice to try again on.
+pub struct ReturnLinks<'a> {
+    pub back: (&'a str, &'a str),
+    pub invoice: &'a str,
+}
+
 /// The page Stripe sends the client back to after paying (or trying to pay).
 pub fn payment_return(
     company: (&CompanySlug, &str),
     viewer: &Viewer,
-    invoice_path: &str,
+    links: ReturnLinks<'_>,
     invoice_number: Option<&str>,
     amount: &Money,
     state: &PaymentState,
@@ -411,7 +417,7 @@ pub fn payment_return(
             // Reloads until the payment is confirmed; no script needed.
             meta http-equiv="refresh" content="3";
         }
-        p { a href=(invoice_path) { "← Back to the invoice" } }
+        p { a href=(links.back.0) { (links.back.1) } }
         h1 { (title) }
         div.card {
             @match state {
@@ -442,14 +448,14 @@ pub fn payment_return(
                         @if let Some(why) = why { ": " (why) }
                         ". No money was taken."
                     }
-                    a.button href={ (invoice_path) "#pay" } { "Try again" }
+                    a.button href={ (links.invoice) "#pay" } { "Try again" }
                 }
                 PaymentState::Expired => {
                     p.notice role="alert" {
                         "This payment of " (amount) " was not finished in time, so it was \
                          cancelled. No money was taken."
                     }
-                    a.button href={ (invoice_path) "#pay" } { "Try again" }
+                    a.button href={ (links.invoice) "#pay" } { "Try again" }
                 }
                 PaymentState::Unconfirmed => {
                     p.notice role="alert" {
