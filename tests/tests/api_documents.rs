@@ -424,6 +424,14 @@ async fn a_payment_that_pays_off_an_invoice_dated_over_a_year_ago_removes_it_at_
         )
         .await;
     assert_eq!(bad_fields(&too_much), ["amount"]);
+    let postdated = office
+        .post_keyed(
+            &pay,
+            "pay-3",
+            json!({ "amount": usd(100), "received_on": "2099-01-01" }),
+        )
+        .await;
+    assert_eq!(bad_fields(&postdated), ["received_on"]);
     let unchanged = office.get(&invoice_path).await.json();
     assert_eq!(unchanged["balance"], usd(5_000));
     assert_eq!(unchanged["version"], 2);

@@ -24,7 +24,7 @@ use porchlight_shared::portal::PortalDay;
 use porchlight_shared::store::payments::{CheckoutAttempt, CheckoutStatus};
 use porchlight_shared::store::{Entity, keys};
 use porchlight_shared::sweep::{self, Limits, Mode};
-use porchlight_tests::fixtures::day;
+use porchlight_tests::fixtures::{day, sign_in};
 use porchlight_tests::{Event, Reply, TestStack, instant};
 
 const SECRET: &str = "whsec_test_current_0123456789";
@@ -995,6 +995,22 @@ async fn more_than_the_balance_is_kept_unapplied() {
         receipts
             .iter()
             .any(|r| r.contains("$50.00 more than the invoice owed"))
+    );
+
+    // The history names the credit until a refund gives it back.
+    let cookie = sign_in(&stack, "greenridge", "dana@greenridge.example").await;
+    let history = || Event::get("/p/greenridge/payments").cookie(Some(&cookie));
+    let page = stack.call(history()).await;
+    assert!(page.body.contains("Credit: $50.00"), "{}", page.body);
+    let refund = about.refunded("evt_o3", "pi_o2", 5_000, &[("re_o2", 5_000)]);
+    assert_ok(&deliver(&stack, &refund).await);
+    let page = stack.call(history()).await;
+    assert!(page.body.contains("Refunded"), "{}", page.body);
+    assert!(!page.body.contains("Credit:"), "{}", page.body);
+    assert_eq!(
+        balance(&stack, &shop).await,
+        money(0, "USD"),
+        "the refund came out of the credit, not the invoice"
     );
 }
 

@@ -159,6 +159,11 @@ async fn requests_are_limited_per_address() {
     let limited = send("203.0.113.5").await;
     assert_eq!(limited.status, 429);
     assert!(limited.body.contains("Too many requests"));
+    assert_eq!(
+        limited.header(header::RETRY_AFTER),
+        Some("3600"),
+        "the count starts again at 16:00"
+    );
     assert_eq!(send("203.0.113.6").await.status, 200);
     stack.set_now("2026-04-02T16:00:00Z");
     assert_eq!(send("203.0.113.5").await.status, 200);

@@ -8,7 +8,7 @@
 //! announced; with changed content it is answered 409 with the form as typed under a new
 //! id, so nothing typed is lost and nothing is silently dropped.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use porchlight_shared::auth::{self, SignedIn};
 use porchlight_shared::context::AppContext;
@@ -139,7 +139,7 @@ async fn submit(
     {
         tracing::warn!(slug = %company.slug, "service request rate limit reached");
         let why = "Too many requests from your address in the last hour. Please try again later.";
-        return Ok(if json {
+        let mut refused = if json {
             http::problem(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests",
@@ -150,7 +150,13 @@ async fn submit(
                 StatusCode::TOO_MANY_REQUESTS,
                 views::message_page("Please try again later", Some(names), why),
             )
-        });
+        };
+        // The count is kept per clock hour (UTC), so the next hour starts afresh.
+        let seconds_left = 3600 - now.timestamp().rem_euclid(3600);
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds_left));
+        return Ok(refused);
     }
 
     let lead = form.to_lead(id, now, client.map(|c| c.id.clone()), Some(source));

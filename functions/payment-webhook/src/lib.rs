@@ -273,6 +273,8 @@ async fn resolve(
     if let Err(mismatch) = events::check_account(&company, event.account.as_deref()) {
         return Ok(Err(mismatch));
     }
+    // Only now, with the event's account checked against it, is the company known for sure.
+    porchlight_shared::request_scope::set_company(&company.slug);
     let client_key = keys::client(&company.slug, &subject.client);
     let Some(client) = store.record::<Client>(&client_key, Entity::Client).await? else {
         return Ok(Err(Mismatch::UnknownClient));

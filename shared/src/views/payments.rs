@@ -35,10 +35,9 @@ pub struct PaymentEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     pub applied: Vec<AppliedTo>,
-    /// What is kept as credit, not applied to any invoice.
+    /// What is kept as credit, not applied to any invoice, less what was refunded of it.
     pub unapplied: Money,
-    /// Refunded so far. `domain::Payment` does not carry the running refund total that
-    /// card payments keep on their item yet, so this stays empty until it does.
+    /// Refunded so far (absent when nothing was).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunded: Option<Money>,
     /// Cancelled in the back office (a returned check): kept in the list, marked.
@@ -104,10 +103,18 @@ fn entry(portal: &ClientPortal, day: &PortalDay<'_>, payment: &Payment) -> Payme
         amount: payment.amount.clone(),
         reference: payment.reference.clone(),
         applied,
-        unapplied: payment.unapplied.clone(),
+        unapplied: credit_left(payment),
         refunded: payment.refunded.clone().filter(|money| money.minor > 0),
         voided: payment.voided,
     }
+}
+
+/// A refund comes out of the payment's credit first (as the booking divides it), so the
+/// credit left is what was unapplied less what was refunded, never below zero.
+fn credit_left(payment: &Payment) -> Money {
+    let refunded = payment.refunded.as_ref().map_or(0, |money| money.minor);
+    let left = (payment.unapplied.minor - refunded).max(0);
+    Money::new(left, payment.unapplied.currency.clone())
 }
 
 /// The payment history page.

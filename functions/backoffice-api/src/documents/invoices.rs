@@ -556,6 +556,12 @@ async fn pay(call: &Call<'_>) -> Result<Response<Body>, ApiError> {
         fields.problem("amount", "must be more than zero");
     }
     let received_on = fields.required_date("received_on");
+    // Money not yet received is not a payment; a day's grace covers a back office whose
+    // clock or time zone runs ahead of the company's.
+    let latest = call.company.today(call.now) + chrono::Days::new(1);
+    if received_on.is_some_and(|day| day > latest) {
+        fields.problem("received_on", "must not be in the future");
+    }
     let reference = fields.optional_text("reference", 100);
     let retry_key = idempotency_key(call)?;
     if retry_key.is_none() {
