@@ -213,6 +213,15 @@ pub enum CliError {
     },
     #[error("`{email}` points at client {client}, which is not on record")]
     MissingClient { email: String, client: ClientId },
+    #[error(
+        "--apply acts for real, so only on the company's today ({today} for `{company}`); \
+         leave out --apply to see what the sweep would do on {on}"
+    )]
+    SweepApplyOnAnotherDay {
+        company: CompanySlug,
+        on: NaiveDate,
+        today: NaiveDate,
+    },
 }
 
 /// Runs the CLI and returns the process exit code.

@@ -24,7 +24,8 @@ pub struct SweepArgs {
     /// The company's calendar date to sweep as (YYYY-MM-DD); today there if omitted.
     #[arg(long)]
     pub on: Option<NaiveDate>,
-    /// Do it: create, archive and email. Without it nothing is written or sent.
+    /// Do it: create, archive and email. Without it nothing is written or sent. Only with
+    /// the company's own today as `--on` (or without `--on`).
     #[arg(long)]
     pub apply: bool,
     /// Print a JSON array, one object per company.
@@ -43,6 +44,18 @@ pub async fn run(context: &AppContext, args: SweepArgs) -> Result<String, CliErr
         ],
         None => context.store.companies().await?,
     };
+    // Applying as of another day would archive, invoice and announce documents on dates
+    // that have not come (or have passed) for real; that day can only be previewed.
+    if let (true, Some(on)) = (args.apply, args.on) {
+        let now = context.clock.now();
+        if let Some(company) = companies.iter().find(|c| c.today(now) != on) {
+            return Err(CliError::SweepApplyOnAnotherDay {
+                company: company.slug.clone(),
+                on,
+                today: company.today(now),
+            });
+        }
+    }
     let mode = if args.apply {
         Mode::Apply
     } else {

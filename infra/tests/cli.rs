@@ -216,6 +216,51 @@ async fn import_is_idempotent_and_portal_show_follows_the_contract() {
     );
 }
 
+/// The sweep previews any date, but acts only on the company's own today: applied on
+/// another date it would archive, invoice and announce on days that have not come.
+#[tokio::test]
+async fn the_sweep_applies_only_on_today() {
+    let stack = stack().await;
+    let created = stack
+        .run(&[
+            "company", "create", "--slug", "sweep-co", "--name", "Sweep Co",
+        ])
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+
+    let preview = stack
+        .run(&[
+            "sweep",
+            "--company",
+            "sweep-co",
+            "--on",
+            "2031-06-01",
+            "--json",
+        ])
+        .await;
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    let later = stack
+        .run(&[
+            "sweep",
+            "--company",
+            "sweep-co",
+            "--on",
+            "2031-06-01",
+            "--apply",
+        ])
+        .await;
+    assert_eq!(later.code, 1, "{}", later.stdout);
+    assert!(
+        later.stderr.contains("--apply acts for real"),
+        "{}",
+        later.stderr
+    );
+    let now = stack
+        .run(&["sweep", "--company", "sweep-co", "--apply", "--json"])
+        .await;
+    assert_eq!(now.code, 0, "{}", now.stderr);
+}
+
 #[tokio::test]
 async fn unknown_names_exit_1_and_bad_usage_exits_2() {
     let stack = stack().await;

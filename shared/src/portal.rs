@@ -619,7 +619,7 @@ impl PayOffer {
         let currency = self.balance.currency.clone();
         let raw = raw.map(str::trim).unwrap_or("");
         if raw.is_empty() {
-            return Ok(self.balance.clone());
+            return self.chargeable(self.balance.clone());
         }
         let amount = Money::parse_decimal(raw, currency.clone()).map_err(|_| {
             let example = self.balance.to_decimal_string();
@@ -646,7 +646,19 @@ impl PayOffer {
                 self.balance
             ));
         }
-        crate::payments::amounts::to_stripe(&amount).map_err(|e| format!("{e}."))?;
+        self.chargeable(amount)
+    }
+
+    /// An amount the rules allow, checked against what one card charge can be.
+    fn chargeable(&self, amount: Money) -> Result<Money, String> {
+        use crate::payments::amounts::{MAX_CHARGE, to_stripe};
+        if amount.minor > MAX_CHARGE {
+            let most = Money::new(MAX_CHARGE, amount.currency.clone());
+            return Err(format!(
+                "A card payment can be at most {most}; please pay the balance in parts."
+            ));
+        }
+        to_stripe(&amount).map_err(|e| format!("{e}."))?;
         Ok(amount)
     }
 }
@@ -723,6 +735,20 @@ mod pay_offer_tests {
             Ok(1_500)
         );
         assert!(small.amount_from_form(Some("10")).is_err());
+
+        let million = offer(100_000_000, "USD", None);
+        let whole = million.amount_from_form(None);
+        assert!(
+            whole
+                .as_ref()
+                .is_err_and(|why| why.contains("at most $999,999.99")),
+            "{whole:?}"
+        );
+        assert_eq!(
+            million.amount_from_form(Some("999999.99")).map(|m| m.minor),
+            Ok(99_999_999),
+            "a part of it Stripe can charge"
+        );
     }
 
     #[test]

@@ -1035,6 +1035,22 @@ async fn bad_input_names_each_field() {
         ["lines[0].amount", "total"],
         "amounts that could overflow a client's sums are refused"
     );
+    let most = json!({ "minor": 1_000_000_000_000i64, "currency": "USD" });
+    let big_lines: Vec<Value> = (0..3)
+        .map(|_| json!({ "description": "A great deal", "amount": most }))
+        .collect();
+    let taxed_past_the_bound = office
+        .post(
+            &format!("clients/{client}/invoices"),
+            json!({ "number": "INV-904", "billing": { "kind": "one_off" },
+                "lines": big_lines, "tax": { "rate": "100" } }),
+        )
+        .await;
+    assert_eq!(
+        bad_fields(&taxed_past_the_bound),
+        ["total"],
+        "a computed total is held to the same bound"
+    );
     let nothing = office.get(&format!("clients/{client}/portal")).await.json();
     assert_eq!(
         nothing["documents"],

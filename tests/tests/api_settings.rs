@@ -141,6 +141,8 @@ async fn every_setting_changes_the_portal_at_once() {
     Box::pin(async {
         // How long paid invoices stay.
         let pay = format!("{invoice_path}/payments");
+        // A payment is recorded once received (never ahead of the company's day).
+        stack.set_now("2026-06-10T14:00:00Z");
         let paid = office
             .post_keyed(
                 &pay,
@@ -148,6 +150,7 @@ async fn every_setting_changes_the_portal_at_once() {
                 json!({ "amount": usd(9_000), "received_on": "2026-06-10" }),
             )
             .await;
+        stack.set_now("2026-06-01T14:00:00Z");
         assert_eq!(paid.status, 201, "{}", paid.body);
         assert!(
             office

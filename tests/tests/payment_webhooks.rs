@@ -1014,6 +1014,42 @@ async fn more_than_the_balance_is_kept_unapplied() {
     );
 }
 
+/// Staff lower an invoice's total while its client is on Stripe's page paying the old
+/// balance: the money Stripe took is booked all the same (what the invoice no longer owes
+/// as credit), never refused and lost. Without a session of ours it would be refused.
+#[tokio::test]
+async fn a_session_paid_after_the_total_was_lowered_is_booked_with_the_surplus_as_credit() {
+    let stack = stack_with(&[SECRET]).await;
+    let shop = shop(&stack, "greenridge", "USD", 12_000).await;
+    start_checkout(&stack, &shop, "cs_before_change", 12_000).await;
+    let lowered = Invoice {
+        lines: vec![],
+        total: money(10_000, "USD"),
+        balance: money(10_000, "USD"),
+        ..shop.invoice.clone()
+    };
+    let key = keys::invoice(&shop.company.slug, &shop.client.id, &shop.invoice.id);
+    stack
+        .store()
+        .upsert_record(&key, Entity::Invoice, &lowered, None)
+        .await
+        .expect("stored");
+
+    let about = About::shop(&shop);
+    let paid = about.completed("evt_l1", "pi_l1", "cs_before_change", 12_000);
+    assert_ok(&deliver(&stack, &paid).await);
+    let booked = payments(&stack, &shop).await;
+    assert_eq!(booked.len(), 1, "{booked:?}");
+    assert_eq!(booked[0].amount, money(12_000, "USD"));
+    assert_eq!(booked[0].unapplied, money(2_000, "USD"));
+    assert_eq!(balance(&stack, &shop).await, money(0, "USD"));
+    assert_eq!(
+        checkout_status(&stack, &shop, "cs_before_change").await,
+        CheckoutStatus::Paid
+    );
+    assert_eq!(receipts(&stack, &shop).len(), 1);
+}
+
 /// `payment_intent.succeeded` names no Checkout Session: it settles the open session of
 /// the invoice for that amount, so the page stops saying "processing".
 #[tokio::test]

@@ -367,6 +367,13 @@ fn check_total(fields: &mut Fields<'_>, lines: &[Line], total: &Money) {
         fields.problem("total", "must not be negative");
         return;
     }
+    if !total.in_bounds() {
+        // A total computed from many large lines and their tax can pass the bound that each
+        // amount sent was held to.
+        let most = Money::new(Money::MAX_MINOR, total.currency.clone());
+        fields.problem("total", &format!("must be at most {most}"));
+        return;
+    }
     match sum {
         Some(sum) if sum == total.minor => {}
         Some(sum) => {

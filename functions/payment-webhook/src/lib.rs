@@ -309,7 +309,9 @@ async fn book(
     booking: &StripeBooking,
     now: DateTime<Utc>,
 ) -> Result<Handled, Failure> {
-    if let Err(mismatch) = events::check_amount(&resolved.invoice, &booking.amount, true) {
+    // The store refuses more than the invoice's total unless a Checkout Session of ours
+    // asked for it (the total may have been lowered while the client paid).
+    if let Err(mismatch) = events::check_amount(&resolved.invoice, &booking.amount) {
         return Ok(Handled::refused(&mismatch, None));
     }
     let outcome = ctx
@@ -376,7 +378,9 @@ async fn refund(
     refunds: &[(String, porchlight_shared::money::Money)],
     now: DateTime<Utc>,
 ) -> Result<Handled, Failure> {
-    if let Err(mismatch) = events::check_amount(&resolved.invoice, &booking.amount, true) {
+    // The store refuses more than the invoice's total unless a Checkout Session of ours
+    // asked for it (the total may have been lowered while the client paid).
+    if let Err(mismatch) = events::check_amount(&resolved.invoice, &booking.amount) {
         return Ok(Handled::refused(&mismatch, None));
     }
     let slug = &resolved.company.slug;

@@ -24,6 +24,10 @@ pub enum AmountError {
 
 const STRIPE_SPECIAL: &[&str] = &["ISK", "UGX", "HUF", "TWD"];
 
+/// The most Stripe charges at once, in its integer unit: eight digits ($999,999.99,
+/// ¥99,999,999). A larger balance can still be paid in parts.
+pub const MAX_CHARGE: i64 = 99_999_999;
+
 /// The integer Stripe expects for `money`.
 pub fn to_stripe(money: &Money) -> Result<i64, AmountError> {
     let code = money.currency.code();

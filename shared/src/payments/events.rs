@@ -215,8 +215,6 @@ pub enum Mismatch {
     OtherCurrency { event: String, invoice: String },
     #[error("the amount is not positive")]
     NotPositive,
-    #[error("the amount {amount} is above the invoice total {total}")]
-    AboveTotal { amount: Money, total: Money },
     #[error("the charge lists no refunds")]
     NoRefunds,
     #[error("the refunds add up to more than the charge")]
@@ -414,8 +412,9 @@ pub fn check_account(company: &Company, account: Option<&str>) -> Result<(), Mis
     }
 }
 
-/// Money for `invoice` must be in its currency; a payment, positive and at most its total.
-pub fn check_amount(invoice: &Invoice, amount: &Money, payment: bool) -> Result<(), Mismatch> {
+/// Money for `invoice` must be in its currency and positive. Whether a payment may exceed
+/// the invoice's total is the booking's to decide: it knows the Checkout Session.
+pub fn check_amount(invoice: &Invoice, amount: &Money) -> Result<(), Mismatch> {
     if amount.currency != invoice.total.currency {
         return Err(Mismatch::OtherCurrency {
             event: amount.currency.code().to_owned(),
@@ -424,12 +423,6 @@ pub fn check_amount(invoice: &Invoice, amount: &Money, payment: bool) -> Result<
     }
     if amount.minor <= 0 {
         return Err(Mismatch::NotPositive);
-    }
-    if payment && amount.minor > invoice.total.minor {
-        return Err(Mismatch::AboveTotal {
-            amount: amount.clone(),
-            total: invoice.total.clone(),
-        });
     }
     Ok(())
 }

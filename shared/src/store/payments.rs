@@ -446,12 +446,16 @@ impl Store {
                 let code = invoice.total.currency.clone();
                 return Ok(BookingOutcome::Refused(BookingRefusal::OtherCurrency(code)));
             }
-            if booking.amount.minor > invoice.total.minor {
+            let session = self.attempt_to_settle(slug, booking).await?;
+            // More than the invoice's whole total is refused, unless it is what a Checkout
+            // Session of ours asked for: staff may have lowered the total while the client
+            // was paying, and money Stripe took must be booked (the surplus as credit).
+            let ours = matches!(session, Some((_, true)));
+            if booking.amount.minor > invoice.total.minor && !ours {
                 let total = invoice.total.clone();
                 return Ok(BookingOutcome::Refused(BookingRefusal::AboveTotal(total)));
             }
 
-            let session = self.attempt_to_settle(slug, booking).await?;
             let (items, plan) = self.booking_items(company, booking, &target, session)?;
             let reasons = match self
                 .transact("TransactWriteItems stripe payment", items)

@@ -445,7 +445,8 @@ pub fn payment_return(
                 PaymentState::Failed { why } => {
                     p.notice role="alert" {
                         "Your payment of " (amount) " did not go through"
-                        @if let Some(why) = why { ": " (why) }
+                        // Stripe's messages end in a full stop; the sentence goes on.
+                        @if let Some(why) = why { ": " (why.trim_end_matches('.')) }
                         ". No money was taken."
                     }
                     a.button href={ (links.invoice) "#pay" } { "Try again" }
