@@ -432,6 +432,18 @@ async fn a_payment_that_pays_off_an_invoice_dated_over_a_year_ago_removes_it_at_
         )
         .await;
     assert_eq!(bad_fields(&postdated), ["received_on"]);
+    let ancient = office
+        .post(
+            &format!("clients/{client}/invoices"),
+            json!({ "number": "INV-905", "billing": { "kind": "one_off" },
+                "invoice_date": "0001-01-01", "lines": lines(1), "total": usd(1) }),
+        )
+        .await;
+    assert_eq!(
+        bad_fields(&ancient),
+        ["invoice_date"],
+        "dates outside 1900-2999 are slips, and do not fit iCalendar"
+    );
     let unchanged = office.get(&invoice_path).await.json();
     assert_eq!(unchanged["balance"], usd(5_000));
     assert_eq!(unchanged["version"], 2);
@@ -919,12 +931,26 @@ async fn contacts_emails_reach_the_client_for_login() {
         .expect("read")
         .expect("an entry");
     assert_eq!(shared.clients.len(), 2, "one address, two clients");
+    let ana = sign_in(&stack, "oakleaf", "ana@example.org").await;
+    let choose = Event::post("/p/oakleaf/account")
+        .cookie(Some(&ana))
+        .form(&[("client", id(&landlord).as_str())]);
+    assert_eq!(stack.call(choose).await.status, 303);
     office
         .change(
             &format!("clients/{}", id(&landlord)),
             json!({ "version": 1, "contacts": [] }),
         )
         .await;
+    let after = stack
+        .call(Event::get("/p/oakleaf/").cookie(Some(&ana)).json())
+        .await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert!(
+        after.json()["accounts"].is_array(),
+        "an address taken off one of its accounts is offered the choice again: {}",
+        after.body
+    );
     let back = stack
         .store()
         .email_entry(&company.slug, "ana@example.org")

@@ -1,7 +1,7 @@
 //! Reading a JSON body field by field, collecting every problem before answering, so the
 //! caller learns all its mistakes from one 422.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde_json::{Map, Value};
 
 use porchlight_shared::money::{Currency, Money};
@@ -153,7 +153,13 @@ impl<'a> Fields<'a> {
             .as_str()
             .and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
         {
-            Some(day) => Some(day),
+            // Beyond four-digit years a date cannot be written in iCalendar or read back
+            // as YYYY-MM-DD; before 1900 it is a typing slip, not a field-service record.
+            Some(day) if (1900..=2999).contains(&day.year()) => Some(day),
+            Some(_) => {
+                self.problem(field, "must be a date from 1900-01-01 to 2999-12-31");
+                None
+            }
             None => {
                 self.problem(field, "must be a date as YYYY-MM-DD");
                 None

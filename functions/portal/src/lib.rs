@@ -136,8 +136,8 @@ async fn home(
     let session = &signed_in.session;
     let choosing = http::query_param(req, "choose").as_deref() == Some("account");
     let active = session.active().filter(|_| !choosing);
-    let Some(active) = active else {
-        return Ok(if json {
+    let chooser = || {
+        if json {
             http::json(
                 StatusCode::OK,
                 &serde_json::json!({
@@ -150,14 +150,22 @@ async fn home(
                 StatusCode::OK,
                 views::login::choose_account(names, &session.email, &session.clients),
             )
-        });
+        }
+    };
+    let Some(active) = active else {
+        return Ok(chooser());
     };
     let Some(portal) = signed_in
         .client_portal(&ctx.store, &company.slug, &active.id)
         .await?
     else {
         tracing::warn!(slug = %company.slug, "session names a client it no longer reaches");
-        return Ok(front_door());
+        // An address on several accounts may still reach the others.
+        return Ok(if session.clients.len() > 1 {
+            chooser()
+        } else {
+            front_door()
+        });
     };
 
     let day = PortalDay::new(company, &portal, company.today(now));
