@@ -123,15 +123,24 @@ pub fn has_non_form_body(req: &Request) -> bool {
 /// 415 for a body [`has_non_form_body`] refuses: the action takes a form and nothing else.
 pub fn form_body_required(json: bool, company: Option<(&CompanySlug, &str)>) -> Response<Body> {
     let why = "Send the form's fields as application/x-www-form-urlencoded.";
+    let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    refused(json, status, "Unsupported body", company, why)
+}
+
+/// A request refused before it did anything: problem details for a program, for a person
+/// a "Request refused" page under the company's header, both saying `why`.
+fn refused(
+    json: bool,
+    status: StatusCode,
+    title: &str,
+    company: Option<(&CompanySlug, &str)>,
+    why: &str,
+) -> Response<Body> {
     if json {
-        problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported body",
-            Some(why),
-        )
+        problem(status, title, Some(why))
     } else {
         html(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            status,
             crate::views::message_page("Request refused", company, why),
         )
     }
@@ -489,16 +498,6 @@ pub fn sign_in_first(json: bool, company: (&CompanySlug, &str), why: &str) -> Re
 /// The refusal for a cross-site request.
 pub fn cross_site_refused(json: bool, company: Option<(&CompanySlug, &str)>) -> Response<Body> {
     let why = "This action must come from the portal's own pages.";
-    if json {
-        problem(
-            StatusCode::FORBIDDEN,
-            "Cross-site request refused",
-            Some(why),
-        )
-    } else {
-        html(
-            StatusCode::FORBIDDEN,
-            crate::views::message_page("Request refused", company, why),
-        )
-    }
+    let title = "Cross-site request refused";
+    refused(json, StatusCode::FORBIDDEN, title, company, why)
 }
