@@ -4,7 +4,8 @@
 # foreground, and stops the engine again however porchlight-local ends.
 #
 # PORCHLIGHT_PORT (default 3000) is the portal's port, PORCHLIGHT_DYNAMODB_PORT (default
-# 8000) the engine's, PORCHLIGHT_SAMPLE_DIR (default ../shared/data/qbo-sample) the demo data. DynamoDB Local listens on every interface, not only 127.0.0.1.
+# 8000) the engine's, PORCHLIGHT_SAMPLE_DIR (default ../shared/data/qbo-sample) the demo
+# data. DynamoDB Local listens on every interface, not only 127.0.0.1.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
