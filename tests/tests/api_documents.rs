@@ -872,6 +872,7 @@ async fn contacts_emails_reach_the_client_for_login() {
     let before_removal = stack.call(home(&ben)).await;
     assert_eq!(before_removal.status, 200, "{}", before_removal.body);
     assert_eq!(before_removal.json()["client"]["name"], "Harbor HOA");
+    let unused_link = ask_for_link(&stack, "oakleaf", "ben@example.org").await;
 
     let changed = office
         .change(
@@ -907,6 +908,22 @@ async fn contacts_emails_reach_the_client_for_login() {
         !request_form.body.contains("Harbor"),
         "nor is the request form filled in from it"
     );
+    let redeemed = stack.call(Event::post(&unused_link)).await;
+    assert_eq!(
+        redeemed.status, 410,
+        "a link sent before the removal opens nothing: {}",
+        redeemed.body
+    );
+    assert!(redeemed.session_cookie().is_none());
+    let some_id = "0".repeat(32);
+    for path in [
+        format!("/p/oakleaf/proposals/{some_id}/accept"),
+        format!("/p/oakleaf/invoices/{some_id}/pay"),
+    ] {
+        let action = Event::post(&path).cookie(Some(&ben)).form(&[]).json();
+        let refused = stack.call(action).await;
+        assert_eq!(refused.status, 401, "{path}: {}", refused.body);
+    }
     ask_for_link(&stack, "oakleaf", "cam@example.org").await;
     let entry = stack
         .store()

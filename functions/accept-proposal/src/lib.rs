@@ -125,10 +125,10 @@ async fn accept(
     let today = company.today(now);
 
     let signed_in = auth::signed_in(&ctx.store, req, &company.slug, now).await?;
+    let why = "Please sign in to accept this proposal.";
     let Some((signed_in, active)) =
         signed_in.and_then(|s| s.session.active().cloned().map(|active| (s, active)))
     else {
-        let why = "Please sign in to accept this proposal.";
         return Ok(http::sign_in_first(json, names, why));
     };
     let viewer = pages::Viewer {
@@ -139,7 +139,8 @@ async fn accept(
         .client_portal(&ctx.store, &company.slug, &active.id)
         .await?
     else {
-        return Ok(http::not_found(json, Some(names)));
+        // The account is gone, or the address was taken off it: signed out, as elsewhere.
+        return Ok(http::sign_in_first(json, names, why));
     };
     let day = PortalDay::new(company, &portal, today);
     let (Some(proposal), Some(detail)) = (day.proposal_record(id), day.proposal(id)) else {

@@ -103,7 +103,8 @@ async fn viewing(
         .client_portal(&ctx.store, &company.slug, &active.id)
         .await?
     else {
-        return Ok(Err(http::not_found(json, Some(names))));
+        // The account is gone, or the address was taken off it: signed out, as elsewhere.
+        return Ok(Err(http::sign_in_first(json, names, why)));
     };
     Ok(Ok(Viewing {
         signed_in,
