@@ -66,7 +66,7 @@ pub async fn cases(stack: &TestStack) -> Cases {
     }
 }
 
-/// A one-off invoice dated `date`.
+/// A one-off invoice dated `date`, in dollars.
 pub async fn invoice(
     stack: &TestStack,
     company: &Company,
@@ -75,6 +75,19 @@ pub async fn invoice(
     date: &str,
     total: i64,
     balance: i64,
+) -> Invoice {
+    let amounts = (usd(total), usd(balance));
+    one_off_invoice(stack, company, client, number, date, amounts).await
+}
+
+/// A one-off invoice of one line dated `date`, in any currency: `(total, balance)`.
+pub async fn one_off_invoice(
+    stack: &TestStack,
+    company: &Company,
+    client: &Client,
+    number: &str,
+    date: &str,
+    (total, balance): (Money, Money),
 ) -> Invoice {
     let invoice = Invoice {
         id: DocumentId::random(),
@@ -88,11 +101,11 @@ pub async fn invoice(
             kind: LineKind::Item,
             description: "Lawn care".into(),
             quantity: Some("1".into()),
-            unit_price: Some(usd(total)),
-            amount: usd(total),
+            unit_price: Some(total.clone()),
+            amount: total.clone(),
         }],
-        total: usd(total),
-        balance: usd(balance),
+        total,
+        balance,
         voided: false,
         approved_on: None,
         sent_on: None,

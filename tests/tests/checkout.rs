@@ -12,13 +12,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::http::header;
-use porchlight_shared::domain::{Billing, Client, Company, Invoice, Line, LineKind, Settings};
+use porchlight_shared::domain::{Client, Company, Invoice, Settings};
 use porchlight_shared::ids::{CompanySlug, DocumentId, random_bytes};
 use porchlight_shared::money::{Currency, Money};
 use porchlight_shared::payments::StripeConfig;
 use porchlight_shared::store::payments::{BookingOutcome, CheckoutStatus, StripeBooking};
 use porchlight_shared::store::{Entity, keys};
-use porchlight_tests::fixtures::{day, sign_in};
+use porchlight_tests::fixtures::{day, one_off_invoice, sign_in};
 use porchlight_tests::{Event, Reply, TestStack, instant};
 use tokio::net::TcpListener;
 
@@ -276,35 +276,8 @@ async fn open_invoice(
     minor: i64,
 ) -> Invoice {
     let money = Money::new(minor, company.currency.clone());
-    let invoice = Invoice {
-        id: DocumentId::random(),
-        number: number.into(),
-        billing: Billing::OneOff,
-        job_id: None,
-        property_name: None,
-        invoice_date: Some(day("2026-11-20")),
-        due_date: None,
-        lines: vec![Line {
-            kind: LineKind::Item,
-            description: "Hedge trimming".into(),
-            quantity: Some("1".into()),
-            unit_price: Some(money.clone()),
-            amount: money.clone(),
-        }],
-        total: money.clone(),
-        balance: money,
-        voided: false,
-        approved_on: None,
-        sent_on: None,
-        memo: None,
-    };
-    let key = keys::invoice(&company.slug, &client.id, &invoice.id);
-    stack
-        .store()
-        .upsert_record(&key, Entity::Invoice, &invoice, None)
-        .await
-        .expect("stored");
-    invoice
+    let amounts = (money.clone(), money);
+    one_off_invoice(stack, company, client, number, "2026-11-20", amounts).await
 }
 
 fn pay_path(company: &Company, invoice: &Invoice) -> String {

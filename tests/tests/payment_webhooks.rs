@@ -14,9 +14,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use porchlight_shared::clock::Clock;
-use porchlight_shared::domain::{
-    Billing, Client, Company, Invoice, Line, LineKind, Payment, PaymentStatus, Settings,
-};
+use porchlight_shared::domain::{Client, Company, Invoice, Payment, PaymentStatus, Settings};
 use porchlight_shared::ids::{CompanySlug, DocumentId, random_bytes};
 use porchlight_shared::money::{Currency, Money};
 use porchlight_shared::payments::signature;
@@ -24,7 +22,7 @@ use porchlight_shared::portal::PortalDay;
 use porchlight_shared::store::payments::{CheckoutAttempt, CheckoutStatus};
 use porchlight_shared::store::{Entity, keys};
 use porchlight_shared::sweep::{self, Limits, Mode};
-use porchlight_tests::fixtures::{day, sign_in};
+use porchlight_tests::fixtures::{day, one_off_invoice, sign_in};
 use porchlight_tests::{Event, Reply, TestStack, instant};
 
 const SECRET: &str = "whsec_test_current_0123456789";
@@ -77,35 +75,8 @@ async fn bill(
     date: &str,
     total: Money,
 ) -> Invoice {
-    let invoice = Invoice {
-        id: DocumentId::random(),
-        number: number.into(),
-        billing: Billing::OneOff,
-        job_id: None,
-        property_name: None,
-        invoice_date: Some(day(date)),
-        due_date: None,
-        lines: vec![Line {
-            kind: LineKind::Item,
-            description: "Lawn care".into(),
-            quantity: None,
-            unit_price: None,
-            amount: total.clone(),
-        }],
-        balance: total.clone(),
-        total,
-        voided: false,
-        approved_on: None,
-        sent_on: None,
-        memo: None,
-    };
-    let key = keys::invoice(&company.slug, &client.id, &invoice.id);
-    stack
-        .store()
-        .upsert_record(&key, Entity::Invoice, &invoice, None)
-        .await
-        .expect("stored");
-    invoice
+    let amounts = (total.clone(), total);
+    one_off_invoice(stack, company, client, number, date, amounts).await
 }
 
 /// Greenridge (USD) with Dana and her invoice GR-1042 for 120.00 (case C05's setup).

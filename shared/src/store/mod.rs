@@ -845,12 +845,8 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Nothing counted in that window (it expired meanwhile): nothing to give back.
-            Err(e) if is_conditional(&e) => Ok(()),
-            Err(e) => Err(request_error("UpdateItem", e)),
-        }
+        // Nothing counted in that window (it expired meanwhile): nothing to give back.
+        done_unless_unmet(result, "UpdateItem")
     }
 }
 
@@ -893,6 +889,23 @@ fn is_conflict_only(reasons: &[CancelReason]) -> bool {
         && reasons
             .iter()
             .all(|r| r.code == "TransactionConflict" || r.code == "None")
+}
+
+/// The result of a conditional write whose unmet condition means there was nothing to do
+/// (already done, or no longer wanted): that is success, like the write itself.
+fn done_unless_unmet<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<(), StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_conditional(&e) => Ok(()),
+        Err(e) => Err(request_error(operation, e)),
+    }
 }
 
 fn is_conditional<E, R>(error: &SdkError<E, R>) -> bool

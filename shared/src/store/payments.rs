@@ -25,8 +25,8 @@ use super::backoffice::{PaymentSource, feed_attributes};
 use super::keys::{self, Entity, Key};
 use super::versioned::VERSION;
 use super::{
-    CancelReason, Item, Store, StoreError, TransactFailure, decode, encode, is_conditional, n,
-    request_error, s,
+    CancelReason, Item, Store, StoreError, TransactFailure, decode, done_unless_unmet, encode,
+    is_conditional, n, request_error, s,
 };
 use crate::domain::{AppliedPayment, Company, Invoice, Payment};
 use crate::ids::{ClientId, CompanySlug, DocumentId, random_bytes};
@@ -830,11 +830,7 @@ impl Store {
             .expression_attribute_values(":payment", s(payment.payment.id.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional(&e) => Ok(()),
-            Err(e) => Err(request_error("UpdateItem checkout paid", e)),
-        }
+        done_unless_unmet(result, "UpdateItem checkout paid")
     }
 
     /// Records a failed payment try against its Checkout attempt, unless the money was
@@ -1203,11 +1199,7 @@ impl Store {
             .expression_attribute_values(":token", s(&claim.token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional(&e) => Ok(()),
-            Err(e) => Err(request_error("UpdateItem mail release", e)),
-        }
+        done_unless_unmet(result, "UpdateItem mail release")
     }
 }
 

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, Entity, Key};
 use super::{
-    Item, Store, StoreError, TransactFailure, decode, encode, is_conditional, request_error, s,
+    Item, Store, StoreError, TransactFailure, decode, done_unless_unmet, encode, is_conditional,
+    request_error, s,
 };
 use crate::domain::{ClientPreferences, FixedInvoicing, Invoice, Job};
 use crate::ids::{ClientId, CompanySlug, DocumentId};
@@ -243,11 +244,7 @@ impl Store {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional(&e) => Ok(()),
-            Err(e) => Err(request_error("UpdateItem sweep hint", e)),
-        }
+        done_unless_unmet(result, "UpdateItem sweep hint")
     }
 
     /// The schedule cursor of a job, if it ever had a schedule.
