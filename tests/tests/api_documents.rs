@@ -908,6 +908,12 @@ async fn contacts_emails_reach_the_client_for_login() {
         !request_form.body.contains("Harbor"),
         "nor is the request form filled in from it"
     );
+    let confirm_page = stack.call(Event::get(&unused_link).json()).await;
+    assert_eq!(
+        confirm_page.status, 410,
+        "the confirm page says so too: {}",
+        confirm_page.body
+    );
     let redeemed = stack.call(Event::post(&unused_link)).await;
     assert_eq!(
         redeemed.status, 410,

@@ -640,6 +640,20 @@ async fn a_token_works_only_for_its_proposal_and_company() {
         200,
         "its own still works"
     );
+
+    // Taken off the client, the address the link went to can no longer accept with it.
+    let without_dana = Client {
+        emails: vec!["office@greenridge-family.example".into()],
+        ..dana.clone()
+    };
+    stack
+        .store()
+        .save_client(&greenridge.slug, &without_dana)
+        .await
+        .expect("stored");
+    assert_eq!(stack.call(Event::get(&link)).await.status, 404);
+    assert_eq!(stack.call(Event::post(&link)).await.status, 404);
+    assert!(acceptances(&stack, greenridge, dana).await.is_empty());
 }
 
 /// The API's refusals: ids of another client or company are 404, declined proposals and

@@ -58,8 +58,17 @@ async fn found(
         .store
         .client_portal(&company.slug, &link.client_id)
         .await?;
+    // The address the link went to must still be one of the client's: staff may have taken
+    // it off since, and that ends what the address can do, as it ends its sessions.
+    let still_reaches = |portal: &ClientPortal| {
+        portal
+            .client
+            .emails
+            .iter()
+            .any(|email| email.eq_ignore_ascii_case(&link.email))
+    };
     Ok(portal
-        .filter(|portal| portal.proposals.iter().any(|p| p.id == id))
+        .filter(|portal| portal.proposals.iter().any(|p| p.id == id) && still_reaches(portal))
         .map(|portal| Found { link, portal }))
 }
 

@@ -58,10 +58,14 @@ pub enum LinkState {
 
 impl LoginLink {
     /// Expiry is checked here on every read: DynamoDB's TTL deletion lags by up to days.
+    /// `entry` is the address's entry now: a link whose address staff have since taken off
+    /// every account (no entry, or one without clients) opens nothing, so it is void too.
     pub fn state(&self, entry: Option<&EmailEntry>, now: DateTime<Utc>) -> LinkState {
-        let voided = entry
-            .and_then(|entry| entry.links_void_before)
-            .is_some_and(|before| self.issued_at < before);
+        let reaches_nothing = entry.is_none_or(|entry| entry.clients.is_empty());
+        let voided = reaches_nothing
+            || entry
+                .and_then(|entry| entry.links_void_before)
+                .is_some_and(|before| self.issued_at < before);
         if self.used_at.is_some() {
             LinkState::Used
         } else if now >= self.expires_at {
